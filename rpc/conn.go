@@ -1,0 +1,296 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/sourcegraph/jsonrpc2"
+)
+
+// DefaultMaxInFlight is how many requests a [Conn] handles at once unless
+// [Options.MaxInFlight] says otherwise. Past it, reading pauses, so a flood
+// waits in the pipe instead of in memory.
+const DefaultMaxInFlight = 1024
+
+// methodCancelRequest is the notification by which a peer cancels one of its
+// requests.
+const methodCancelRequest = "$/cancelRequest"
+
+// HandlerFunc answers one request. params is the request's raw params (nil
+// when absent). A returned *[Error] is sent as it is; any other error is
+// sent as [CodeInternalError] with the error's text, so handlers should
+// return *Error for anything a peer can act on.
+type HandlerFunc func(ctx context.Context, params json.RawMessage) (result any, err error)
+
+// NotificationFunc receives one notification. Notifications are delivered
+// in the order they arrive, on the connection's read loop, so a
+// NotificationFunc must return quickly and must not call the peer.
+type NotificationFunc func(ctx context.Context, params json.RawMessage)
+
+// Mux routes incoming requests and notifications to handlers by method
+// name. Its methods may be called at any time, before or while a [Conn]
+// uses it.
+type Mux struct {
+	mu       sync.RWMutex
+	requests map[string]HandlerFunc
+	notifs   map[string]NotificationFunc
+}
+
+// NewMux returns an empty [Mux].
+func NewMux() *Mux {
+	return &Mux{requests: map[string]HandlerFunc{}, notifs: map[string]NotificationFunc{}}
+}
+
+// Handle registers h for requests of method, replacing any earlier one.
+// A nil h removes the registration.
+func (m *Mux) Handle(method string, h HandlerFunc) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h == nil {
+		delete(m.requests, method)
+		return
+	}
+	m.requests[method] = h
+}
+
+// HandleNotification registers f for notifications of method, replacing
+// any earlier one. A nil f removes the registration.
+func (m *Mux) HandleNotification(method string, f NotificationFunc) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f == nil {
+		delete(m.notifs, method)
+		return
+	}
+	m.notifs[method] = f
+}
+
+func (m *Mux) handler(method string) HandlerFunc {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.requests[method]
+}
+
+func (m *Mux) notification(method string) NotificationFunc {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.notifs[method]
+}
+
+// Options configures a [Conn]. The zero value, like a nil *Options, means
+// the defaults.
+type Options struct {
+	// MaxFrameSize bounds a frame's body in bytes; a larger frame is refused
+	// before its body is read into memory. Zero means [DefaultMaxFrameSize].
+	MaxFrameSize int64
+	// MaxInFlight bounds the requests handled at once. Zero means
+	// [DefaultMaxInFlight].
+	MaxInFlight int
+	// Logger receives the connection's diagnostics. Nil means
+	// [slog.Default].
+	Logger *slog.Logger
+}
+
+// Conn is a JSON-RPC 2.0 connection over a Content-Length framed stream.
+// It serves the peer's requests through a [Mux], each in its own goroutine,
+// and calls methods on the peer.
+type Conn struct {
+	rpc *jsonrpc2.Conn
+	mux *Mux
+	log *slog.Logger
+	sem chan struct{}
+
+	mu       sync.Mutex
+	inflight map[jsonrpc2.ID]context.CancelCauseFunc
+	handlers sync.WaitGroup
+}
+
+// errCancelledByPeer is the cause of a request context cancelled by the
+// peer's $/cancelRequest.
+var errCancelledByPeer = errors.New("rpc: request cancelled by the peer")
+
+// NewConn starts serving rwc with mux and returns the connection. It reads
+// until rwc ends or [Conn.Close] is called; ctx is the parent of every
+// request's context.
+func NewConn(ctx context.Context, rwc io.ReadWriteCloser, mux *Mux, opts *Options) *Conn {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxFrameSize <= 0 {
+		o.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if mux == nil {
+		mux = NewMux()
+	}
+	c := &Conn{
+		mux:      mux,
+		log:      o.Logger,
+		sem:      make(chan struct{}, o.MaxInFlight),
+		inflight: map[jsonrpc2.ID]context.CancelCauseFunc{},
+	}
+	s := newStream(rwc, o.MaxFrameSize, o.Logger)
+	c.rpc = jsonrpc2.NewConn(ctx, s, c, jsonrpc2.SetLogger(logAdapter{o.Logger}))
+	return c
+}
+
+// Call sends a request to the peer and waits for its answer, which it
+// decodes into result (unless result is nil). An error answer is returned
+// as *[Error].
+func (c *Conn) Call(ctx context.Context, method string, params, result any) error {
+	return c.rpc.Call(ctx, method, params, result)
+}
+
+// Notify sends a notification to the peer.
+func (c *Conn) Notify(ctx context.Context, method string, params any) error {
+	return c.rpc.Notify(ctx, method, params)
+}
+
+// Close closes the connection and its stream. Requests still being handled
+// find their answers discarded.
+func (c *Conn) Close() error { return c.rpc.Close() }
+
+// Done is closed when the connection has ended, by [Conn.Close], by the end
+// of its input, or by a failed read or write.
+func (c *Conn) Done() <-chan struct{} { return c.rpc.DisconnectNotify() }
+
+// Wait blocks until the connection has ended and every request handler has
+// returned.
+func (c *Conn) Wait() {
+	<-c.Done()
+	c.handlers.Wait()
+}
+
+// Handle implements [jsonrpc2.Handler]. It runs on the read loop.
+func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	if req.Notif {
+		c.notify(ctx, req)
+		return
+	}
+	c.sem <- struct{}{} // a full semaphore pauses reading
+	rctx, cancel := context.WithCancelCause(ctx)
+	c.mu.Lock()
+	c.inflight[req.ID] = cancel
+	c.mu.Unlock()
+	c.handlers.Add(1)
+	go func() {
+		defer c.handlers.Done()
+		defer func() { <-c.sem }()
+		result, err := c.serve(rctx, req)
+		c.mu.Lock()
+		delete(c.inflight, req.ID)
+		c.mu.Unlock()
+		cancelled := errors.Is(context.Cause(rctx), errCancelledByPeer)
+		cancel(nil)
+		if err != nil {
+			c.reply(ctx, conn, req, asError(err, cancelled))
+			return
+		}
+		if err := conn.Reply(ctx, req.ID, result); err != nil {
+			c.replyFailed(req, err)
+		}
+	}()
+}
+
+// serve calls the request's handler, turning a panic into an error.
+func (c *Conn) serve(ctx context.Context, req *jsonrpc2.Request) (result any, err error) {
+	h := c.mux.handler(req.Method)
+	if h == nil {
+		return nil, Errorf(CodeMethodNotFound, "method not found: %q", req.Method)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("rpc: handler panicked", "method", req.Method, "panic", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+			err = Errorf(CodeInternalError, "internal error: the handler for %q failed", req.Method)
+		}
+	}()
+	var params json.RawMessage
+	if req.Params != nil {
+		params = *req.Params
+	}
+	return h(ctx, params)
+}
+
+func (c *Conn) reply(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request, e *Error) {
+	if err := conn.ReplyWithError(ctx, req.ID, e); err != nil {
+		c.replyFailed(req, err)
+	}
+}
+
+func (c *Conn) replyFailed(req *jsonrpc2.Request, err error) {
+	if errors.Is(err, jsonrpc2.ErrClosed) {
+		c.log.Debug("rpc: answer dropped: connection closed", "method", req.Method, "id", req.ID.String())
+		return
+	}
+	c.log.Warn("rpc: answer not sent", "method", req.Method, "id", req.ID.String(), "err", err)
+}
+
+// asError turns a handler's error into the error object sent to the peer.
+func asError(err error, cancelledByPeer bool) *Error {
+	if cancelledByPeer {
+		return Errorf(CodeRequestCancelled, "request cancelled")
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeInternalError, Message: err.Error()}
+}
+
+func (c *Conn) notify(ctx context.Context, req *jsonrpc2.Request) {
+	var params json.RawMessage
+	if req.Params != nil {
+		params = *req.Params
+	}
+	if req.Method == methodCancelRequest {
+		c.cancel(params)
+		return
+	}
+	f := c.mux.notification(req.Method)
+	if f == nil {
+		c.log.Debug("rpc: notification ignored: no handler", "method", req.Method)
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("rpc: notification handler panicked", "method", req.Method, "panic", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+		}
+	}()
+	f(ctx, params)
+}
+
+// cancel handles $/cancelRequest {id}.
+func (c *Conn) cancel(params json.RawMessage) {
+	var p struct {
+		ID jsonrpc2.ID `json:"id"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		c.log.Warn("rpc: $/cancelRequest ignored: bad params", "err", describe(err))
+		return
+	}
+	c.mu.Lock()
+	cancel := c.inflight[p.ID]
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errCancelledByPeer)
+	}
+}
+
+// logAdapter routes jsonrpc2's own diagnostics to slog.
+type logAdapter struct{ log *slog.Logger }
+
+func (l logAdapter) Printf(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "jsonrpc2")
+}
