@@ -150,7 +150,7 @@ func NewConn(ctx context.Context, rwc io.ReadWriteCloser, mux *Mux, opts *Option
 // decodes into result (unless result is nil). An error answer is returned
 // as *[Error].
 func (c *Conn) Call(ctx context.Context, method string, params, result any) error {
-	return c.rpc.Call(ctx, method, params, result)
+	return fromWire(c.rpc.Call(ctx, method, params, result))
 }
 
 // Notify sends a notification to the peer.
@@ -224,7 +224,7 @@ func (c *Conn) serve(ctx context.Context, req *jsonrpc2.Request) (result any, er
 }
 
 func (c *Conn) reply(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request, e *Error) {
-	if err := conn.ReplyWithError(ctx, req.ID, e); err != nil {
+	if err := conn.ReplyWithError(ctx, req.ID, e.wire()); err != nil {
 		c.replyFailed(req, err)
 	}
 }

@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/sourcegraph/jsonrpc2"
@@ -42,8 +44,40 @@ const (
 	CodeSourceUnavailable int64 = -32003
 )
 
-// Error is a JSON-RPC error object, as sent and as received.
-type Error = jsonrpc2.Error
+// Error is a JSON-RPC error object, as sent and as received. Its Error
+// method returns the message alone, as a user should see it.
+type Error struct {
+	Code    int64           `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// wire converts e for jsonrpc2.
+func (e *Error) wire() *jsonrpc2.Error {
+	w := &jsonrpc2.Error{Code: e.Code, Message: e.Message}
+	if len(e.Data) > 0 {
+		d := e.Data
+		w.Data = &d
+	}
+	return w
+}
+
+// fromWire converts an error returned by jsonrpc2: an error answer becomes
+// an *Error, anything else is returned as it is.
+func fromWire(err error) error {
+	var w *jsonrpc2.Error
+	if !errors.As(err, &w) {
+		return err
+	}
+	e := &Error{Code: w.Code, Message: w.Message}
+	if w.Data != nil {
+		e.Data = *w.Data
+	}
+	return e
+}
 
 // Errorf returns an [Error] with the code and a message formatted as by
 // [fmt.Sprintf].
