@@ -175,7 +175,6 @@ func TestConnAnswers(t *testing.T) {
 	}
 }
 
-
 func TestConnHandlesConcurrently(t *testing.T) {
 	release := make(chan struct{})
 	mux := echoMux()
@@ -235,7 +234,7 @@ func TestConnMaxInFlight(t *testing.T) {
 	p.send(frame(`{"jsonrpc":"2.0","id":1,"method":"block"}`))
 	// The second request waits for the first: the reader pauses, so
 	// "count" runs only after "block" has returned.
-	go p.send(frame(`{"jsonrpc":"2.0","id":2,"method":"count"}`))
+	go io.WriteString(p.conn, frame(`{"jsonrpc":"2.0","id":2,"method":"count"}`))
 	close(release)
 	first, second := p.recv(), p.recv()
 	if string(first.ID) != "1" || string(second.ID) != "2" {

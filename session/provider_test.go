@@ -64,4 +64,3 @@ func TestRegisterProviders(t *testing.T) {
 		t.Errorf("after remove: %v", err)
 	}
 }
-
