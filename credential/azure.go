@@ -70,6 +70,14 @@ type AzureOptions struct {
 	// Scope is the scope tokens are requested for; [DefaultAzureScope]
 	// when empty.
 	Scope string `json:"scope,omitempty"`
+	// EntraClientOptions say how to reach Microsoft Entra ID.
+	EntraClientOptions
+}
+
+// EntraClientOptions say how a source reaches Microsoft Entra ID; both
+// [AzureOptions] and [GitHubOIDCOptions] embed them, so their JSON fields
+// appear at the top level of either.
+type EntraClientOptions struct {
 	// AuthorityHost is the Microsoft Entra authority, e.g.
 	// https://login.microsoftonline.us/ for US Government; the public
 	// cloud (or AZURE_AUTHORITY_HOST) when empty.
@@ -78,9 +86,9 @@ type AzureOptions struct {
 	// disconnected and private clouds.
 	DisableInstanceDiscovery bool `json:"disableInstanceDiscovery,omitempty"`
 
-	// Transport sends the credential's HTTP requests; azcore's default
-	// when nil. An *http.Client is a policy.Transporter, so tests give a
-	// client that trusts their CA.
+	// Transport sends the source's HTTP requests; azcore's default when
+	// nil. An *http.Client is a policy.Transporter, so tests give a client
+	// that trusts their CA.
 	Transport policy.Transporter `json:"-"`
 	// Retry configures azcore's retries of failed requests; its zero value
 	// means azcore's defaults.
@@ -229,11 +237,11 @@ func validAuthorityHost(h string) error {
 	return nil
 }
 
-// clientOptions returns the azcore options shared by every credential.
-func clientOptions(authorityHost string, t policy.Transporter, retry policy.RetryOptions) azcore.ClientOptions {
-	o := azcore.ClientOptions{Transport: t, Retry: retry}
-	if authorityHost != "" {
-		o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: authorityHost}
+// clientOptions returns the azcore options of every credential.
+func (e EntraClientOptions) clientOptions() azcore.ClientOptions {
+	o := azcore.ClientOptions{Transport: e.Transport, Retry: e.Retry}
+	if e.AuthorityHost != "" {
+		o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost}
 	}
 	return o
 }
@@ -288,7 +296,7 @@ func (s *azureSource) credential() (azcore.TokenCredential, error) {
 
 func (s *azureSource) newCredential() (azcore.TokenCredential, error) {
 	o := s.opts
-	co := clientOptions(o.AuthorityHost, o.Transport, o.Retry)
+	co := o.clientOptions()
 	ref := func(name string, r Ref) (string, error) {
 		v, err := r.resolve(s.env, s.readFile)
 		if err != nil {

@@ -81,17 +81,20 @@ func newStand(t *testing.T, eo *credtest.EntraOptions) *stand {
 	return s
 }
 
+// entraClient returns options that reach the stand-in, without instance
+// discovery or retries.
+func (s *stand) entraClient() EntraClientOptions {
+	return EntraClientOptions{AuthorityHost: s.entra.URL(), DisableInstanceDiscovery: true, Transport: s.client, Retry: noRetry}
+}
+
 // secretOptions returns client-secret options pointed at the stand-in.
 func (s *stand) secretOptions(secretVar string) *AzureOptions {
 	return &AzureOptions{
-		Credential:               AzureClientSecret,
-		TenantID:                 Ref{Value: testTenant},
-		ClientID:                 Ref{Value: testClient},
-		ClientSecret:             SecretRef{Env: secretVar},
-		AuthorityHost:            s.entra.URL(),
-		DisableInstanceDiscovery: true,
-		Transport:                s.client,
-		Retry:                    noRetry,
+		Credential:         AzureClientSecret,
+		TenantID:           Ref{Value: testTenant},
+		ClientID:           Ref{Value: testClient},
+		ClientSecret:       SecretRef{Env: secretVar},
+		EntraClientOptions: s.entraClient(),
 	}
 }
 
@@ -130,6 +133,25 @@ func checkClean(t *testing.T, err error) {
 	}
 	if strings.ContainsAny(err.Error(), "\r\n") {
 		t.Errorf("error spans several lines: %q", err.Error())
+	}
+}
+
+// checkFailure fails the test unless err is clean (see checkClean),
+// contains every string of want, wraps wantIs (when not nil) and has a hint
+// containing hint.
+func checkFailure(t *testing.T, err error, want []string, wantIs error, hint string) {
+	t.Helper()
+	checkClean(t, err)
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("err = %q, want it to contain %q", err, w)
+		}
+	}
+	if wantIs != nil && !errors.Is(err, wantIs) {
+		t.Errorf("errors.Is(err, %v) = false", wantIs)
+	}
+	if !strings.Contains(Hint(err), hint) {
+		t.Errorf("Hint = %q, want it to contain %q", Hint(err), hint)
 	}
 }
 
@@ -288,8 +310,7 @@ func TestAzureClientCertificate(t *testing.T) {
 			}
 			s := newAzure(t, &AzureOptions{
 				Credential: AzureClientCertificate, TenantID: Ref{Value: testTenant}, ClientID: Ref{Value: testClient},
-				Certificate: SecretRef{File: path}, AuthorityHost: st.entra.URL(), DisableInstanceDiscovery: true,
-				Transport: st.client, Retry: noRetry,
+				Certificate: SecretRef{File: path}, EntraClientOptions: st.entraClient(),
 			}, nil)
 			tok, err := s.Token(t.Context())
 			if tc.wantErr == "" {
@@ -348,7 +369,7 @@ func TestAzureManagedIdentity(t *testing.T) {
 			before := len(mi.Identities())
 			// MSAL caches managed identity tokens process-wide by resource.
 			resource := credtest.Resource("mi-" + tc.name)
-			o := &AzureOptions{Credential: AzureManagedIdentity, Scope: resource + "/.default", Transport: st.client, Retry: noRetry}
+			o := &AzureOptions{Credential: AzureManagedIdentity, Scope: resource + "/.default", EntraClientOptions: EntraClientOptions{Transport: st.client, Retry: noRetry}}
 			if tc.client != "" {
 				o.ClientID = Ref{Value: tc.client}
 			}
@@ -392,7 +413,7 @@ func TestAzureWorkloadIdentity(t *testing.T) {
 	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", path)
 	s := newAzure(t, &AzureOptions{
 		Credential: AzureWorkloadIdentity, TenantID: Ref{Value: testTenant}, ClientID: Ref{Env: "APP_ID"},
-		AuthorityHost: st.entra.URL(), DisableInstanceDiscovery: true, Transport: st.client, Retry: noRetry,
+		EntraClientOptions: st.entraClient(),
 	}, map[string]string{"APP_ID": testClient})
 	tok, err := s.Token(t.Context())
 	if err != nil {
@@ -412,7 +433,7 @@ func TestAzureDefault(t *testing.T) {
 		"AZURE_CLIENT_ID":         testClient,
 		"AZURE_CLIENT_SECRET":     testSecret,
 	})
-	s := newAzure(t, &AzureOptions{AuthorityHost: st.entra.URL(), DisableInstanceDiscovery: true, Transport: st.client, Retry: noRetry}, nil)
+	s := newAzure(t, &AzureOptions{EntraClientOptions: st.entraClient()}, nil)
 	tok, err := s.Token(t.Context())
 	if err != nil {
 		t.Fatalf("Token: %v", err)
@@ -431,7 +452,7 @@ func TestAzureDefault(t *testing.T) {
 		t.Cleanup(mi.Close)
 		t.Setenv("IDENTITY_ENDPOINT", mi.Endpoint())
 		t.Setenv("IDENTITY_HEADER", "wrong-"+canary)
-		s := newAzure(t, &AzureOptions{Scope: credtest.Resource("default-nothing") + "/.default", AuthorityHost: st.entra.URL(), DisableInstanceDiscovery: true, Transport: st.client, Retry: noRetry}, nil)
+		s := newAzure(t, &AzureOptions{Scope: credtest.Resource("default-nothing") + "/.default", EntraClientOptions: st.entraClient()}, nil)
 		_, err := s.Token(t.Context())
 		checkClean(t, err)
 		if !strings.Contains(err.Error(), "HTTP 401") {
@@ -454,7 +475,7 @@ func TestAzureDefaultNeverDialsIMDS(t *testing.T) {
 		guard := credtest.NewDialGuard()
 		setEnv(t, mi.Env())
 		t.Setenv("AZURE_TOKEN_CREDENTIALS", "prod")
-		s := newAzure(t, &AzureOptions{Scope: credtest.Resource("imds-app-service") + "/.default", Transport: ca.Client(guard), Retry: noRetry}, nil)
+		s := newAzure(t, &AzureOptions{Scope: credtest.Resource("imds-app-service") + "/.default", EntraClientOptions: EntraClientOptions{Transport: ca.Client(guard), Retry: noRetry}}, nil)
 		if _, err := s.Token(t.Context()); err != nil {
 			t.Fatalf("Token: %v", err)
 		}
@@ -468,7 +489,7 @@ func TestAzureDefaultNeverDialsIMDS(t *testing.T) {
 	t.Run("control: no endpoint", func(t *testing.T) {
 		guard := credtest.NewDialGuard()
 		t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
-		s := newAzure(t, &AzureOptions{Scope: credtest.Resource("imds-control") + "/.default", Transport: ca.Client(guard), Retry: noRetry}, nil)
+		s := newAzure(t, &AzureOptions{Scope: credtest.Resource("imds-control") + "/.default", EntraClientOptions: EntraClientOptions{Transport: ca.Client(guard), Retry: noRetry}}, nil)
 		_, err := s.Token(t.Context())
 		checkClean(t, err)
 		if got := guard.Refused(); !cmp.Equal(got, []string{"169.254.169.254:80"}) {
@@ -507,18 +528,7 @@ func TestAzureFaults(t *testing.T) {
 				defer cancel()
 			}
 			_, err := s.Token(ctx)
-			checkClean(t, err)
-			for _, w := range append(tc.want, "credential: azure source (client-secret): ") {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("err = %q, want it to contain %q", err, w)
-				}
-			}
-			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
-				t.Errorf("errors.Is(err, %v) = false", tc.wantIs)
-			}
-			if !strings.Contains(Hint(err), tc.hint) {
-				t.Errorf("Hint = %q, want it to contain %q", Hint(err), tc.hint)
-			}
+			checkFailure(t, err, append(tc.want, "credential: azure source (client-secret): "), tc.wantIs, tc.hint)
 			if got := st.entra.TokenRequests(); got != 1 {
 				t.Errorf("token requests = %d, want 1", got)
 			}
@@ -589,7 +599,7 @@ func TestNewAzureSourceValidates(t *testing.T) {
 		{"secret on managed identity", AzureOptions{Credential: AzureManagedIdentity, ClientSecret: SecretRef{Env: "S"}}, "clientSecret is not used by credential managed-identity"},
 		{"client and resource", AzureOptions{Credential: AzureManagedIdentity, ClientID: Ref{Value: "c"}, ResourceID: Ref{Value: "r"}}, "not both"},
 		{"bad tenant", AzureOptions{TenantID: Ref{Value: "a/b"}}, "tenantId"},
-		{"http authority", AzureOptions{AuthorityHost: "http://login.example"}, "https URL"},
+		{"http authority", AzureOptions{EntraClientOptions: EntraClientOptions{AuthorityHost: "http://login.example"}}, "https URL"},
 		{"two-way reference", AzureOptions{Credential: AzureClientSecret, TenantID: Ref{Value: "t"}, ClientID: Ref{Value: "c"}, ClientSecret: SecretRef{Env: "S", File: "/f"}}, "both"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -621,14 +631,16 @@ func TestAzureOptionsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := AzureOptions{
-		Credential:               AzureClientCertificate,
-		TenantID:                 Ref{Value: testTenant},
-		ClientID:                 Ref{Env: "APP_ID"},
-		Certificate:              SecretRef{File: "/etc/tokenhost/app.pem"},
-		CertificatePassword:      SecretRef{Env: "CERT_PASSWORD"},
-		Scope:                    "https://example.invalid/.default",
-		AuthorityHost:            "https://login.microsoftonline.us/",
-		DisableInstanceDiscovery: true,
+		Credential:          AzureClientCertificate,
+		TenantID:            Ref{Value: testTenant},
+		ClientID:            Ref{Env: "APP_ID"},
+		Certificate:         SecretRef{File: "/etc/tokenhost/app.pem"},
+		CertificatePassword: SecretRef{Env: "CERT_PASSWORD"},
+		Scope:               "https://example.invalid/.default",
+		EntraClientOptions: EntraClientOptions{
+			AuthorityHost:            "https://login.microsoftonline.us/",
+			DisableInstanceDiscovery: true,
+		},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("unmarshal (-want +got):\n%s", d)

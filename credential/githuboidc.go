@@ -46,20 +46,12 @@ type GitHubOIDCOptions struct {
 	Audience string `json:"audience,omitempty"`
 	// Scope is the scope of the Entra token; [DefaultAzureScope] when empty.
 	Scope string `json:"scope,omitempty"`
-	// AuthorityHost is the Microsoft Entra authority; the public cloud (or
-	// AZURE_AUTHORITY_HOST) when empty.
-	AuthorityHost string `json:"authorityHost,omitempty"`
-	// DisableInstanceDiscovery skips Entra instance discovery.
-	DisableInstanceDiscovery bool `json:"disableInstanceDiscovery,omitempty"`
-
 	// IssuerTimeout bounds each request to the GitHub issuer;
 	// [DefaultIssuerTimeout] when zero.
 	IssuerTimeout time.Duration `json:"-"`
-	// Transport sends the HTTP requests, to GitHub and to Entra; azcore's
-	// default when nil.
-	Transport policy.Transporter `json:"-"`
-	// Retry configures azcore's retries of failed Entra requests.
-	Retry policy.RetryOptions `json:"-"`
+	// EntraClientOptions say how to reach Microsoft Entra ID; their
+	// Transport also carries the requests to the GitHub issuer.
+	EntraClientOptions
 }
 
 // NewGitHubOIDCSource returns a [Source] for a GitHub Actions job with
@@ -179,7 +171,7 @@ func (s *githubOIDCSource) credential() (azcore.TokenCredential, error) {
 		return nil, fmt.Errorf("credential: %s: clientId: %w", githubSource, err)
 	}
 	cred, err := azidentity.NewClientAssertionCredential(tenant, client, s.assertion, &azidentity.ClientAssertionCredentialOptions{
-		ClientOptions:            clientOptions(s.opts.AuthorityHost, s.opts.Transport, s.opts.Retry),
+		ClientOptions:            s.opts.clientOptions(),
 		DisableInstanceDiscovery: s.opts.DisableInstanceDiscovery,
 	})
 	if err != nil {

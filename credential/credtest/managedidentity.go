@@ -101,7 +101,8 @@ func (m *ManagedIdentity) SetFault(f Fault) { m.faults.set(f) }
 func (m *ManagedIdentity) Requests() int64 { return m.requests.Load() }
 
 // Identities returns the identity each successful request asked for, in
-// order: "system", "client_id=ID", "mi_res_id=ID" or "object_id=ID".
+// order: "system", "client_id=ID" or "mi_res_id=ID" (no object ID is ever
+// assigned).
 func (m *ManagedIdentity) Identities() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -157,7 +158,6 @@ func (m *ManagedIdentity) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		clientID = "client-of-" + q.Get("mi_res_id")
 	case q.Get("object_id") != "":
-		identity = "object_id=" + q.Get("object_id")
 		m.fail(w, http.StatusBadRequest, "No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId.")
 		return
 	}
