@@ -3,11 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tokenhost/tokenhost/credential"
@@ -48,7 +52,7 @@ func copilotPath(t *testing.T) string {
 }
 
 // startRuntime starts the real runtime with a HOME and working directory of
-// its own, answering token requests with d. It is closed at the end of the
+// its own, answering token requests with d (nil: a new one). It is closed at the end of the
 // test; its stderr goes to the test's output.
 func startRuntime(t *testing.T, d *sess.Dispatcher) *sess.Client {
 	t.Helper()
@@ -59,6 +63,7 @@ func startRuntime(t *testing.T, d *sess.Dispatcher) *sess.Client {
 		Dir:        t.TempDir(),
 		Stderr:     t.Output(),
 		Dispatcher: d,
+		Logger:     testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("starting the runtime: %v", err)
@@ -69,6 +74,11 @@ func startRuntime(t *testing.T, d *sess.Dispatcher) *sess.Client {
 		}
 	})
 	return c
+}
+
+// testLogger logs to the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 // startModel starts a loopback model endpoint replying reply.
@@ -111,7 +121,7 @@ func TestRuntimeBearerToken(t *testing.T) {
 		mu    sync.Mutex
 		calls []sess.Call
 	)
-	d := sess.NewDispatcher(&sess.Options{OnCall: func(c sess.Call) {
+	d := sess.NewDispatcher(&sess.Options{Logger: testLogger(t), OnCall: func(c sess.Call) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, c)
@@ -166,4 +176,176 @@ func deltaOf(t *testing.T, ev rpc.SessionEvent) string {
 		t.Errorf("assistant.message_delta data: %v", err)
 	}
 	return d.DeltaContent
+}
+
+// newSession creates a session on c, failing the test on error.
+func newSession(t *testing.T, c *sess.Client, cfg sess.SessionConfig) *sess.Session {
+	t.Helper()
+	s, err := c.CreateSession(bounded(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// wholeSession is a config whose whole-session provider is model, with
+// token as its callback.
+func wholeSession(model *modelserver.Server, token sess.TokenFunc) sess.SessionConfig {
+	return sess.SessionConfig{
+		Model: "gpt-4.1",
+		Provider: &sess.Provider{
+			ProviderConfig: rpc.ProviderConfig{Type: rpc.ProviderConfigTypeOpenAI, BaseURL: model.URL()},
+			Token:          token,
+		},
+	}
+}
+
+// named is a named provider of type openai at model.
+func named(name string, model *modelserver.Server, token sess.TokenFunc) sess.NamedProvider {
+	return sess.NamedProvider{
+		NamedProviderConfig: rpc.NamedProviderConfig{Name: name, Type: rpc.ProviderConfigTypeOpenAI, BaseURL: model.URL()},
+		Token:               token,
+	}
+}
+
+// TestRuntimeAsksPerRequestCacheAnswers: the runtime asks for a token
+// before every model request (two turns, two requests, two token calls),
+// and a credential.Cache in front of the source answers the second from
+// its entry: the source is acquired from once.
+func TestRuntimeAsksPerRequestCacheAnswers(t *testing.T) {
+	t.Parallel()
+	model := startModel(t, "cached")
+	var upstream atomic.Int32
+	src := credential.SourceFunc(func(context.Context) (credential.Token, error) {
+		upstream.Add(1)
+		return credential.Token{Value: "tok-b-7f2a", ExpiresOn: time.Now().Add(time.Hour)}, nil
+	})
+	cached := credential.NewCache(nil).Source("b", src, 0)
+	var asked atomic.Int32
+	d := sess.NewDispatcher(&sess.Options{Logger: testLogger(t), OnCall: func(c sess.Call) {
+		if c.Err == nil {
+			asked.Add(1)
+		}
+	}})
+	c := startRuntime(t, d)
+	s := newSession(t, c, wholeSession(model, sess.SourceFunc(cached)))
+	for _, prompt := range []string{"first", "second"} {
+		if _, err := s.Run(bounded(t), prompt, nil); err != nil {
+			t.Fatalf("turn %q: %v", prompt, err)
+		}
+	}
+	want := []string{completions + " Bearer tok-b-7f2a", completions + " Bearer tok-b-7f2a"}
+	if diff := cmp.Diff(want, authOf(model.Requests())); diff != "" {
+		t.Errorf("model requests (-want +got):\n%s", diff)
+	}
+	if got := asked.Load(); got != 2 {
+		t.Errorf("the runtime asked for %d tokens, want 2 (one per model request)", got)
+	}
+	if got := upstream.Load(); got != 1 {
+		t.Errorf("the source was acquired from %d times, want 1 (the cache answers the second)", got)
+	}
+}
+
+// TestRuntimeNamedProviders: two sessions on one connection, each with two
+// named providers and their models, each token routed by session and
+// provider: every request reaches its provider's endpoint with that
+// provider's token of that session, never another's.
+func TestRuntimeNamedProviders(t *testing.T) {
+	t.Parallel()
+	red, blue := startModel(t, "from red"), startModel(t, "from blue")
+	c := startRuntime(t, nil)
+	models := []rpc.ProviderModelConfig{{ID: "gpt-4.1", Provider: "red"}, {ID: "gpt-4.1", Provider: "blue"}}
+	tests := []struct {
+		session, model, reply string
+	}{
+		{"s1", "red/gpt-4.1", "from red"},
+		{"s2", "blue/gpt-4.1", "from blue"},
+		{"s3", "red/gpt-4.1", "from red"},
+	}
+	for _, tc := range tests {
+		s := newSession(t, c, sess.SessionConfig{
+			Model: tc.model,
+			Providers: []sess.NamedProvider{
+				named("red", red, fixedToken("tok-red-"+tc.session)),
+				named("blue", blue, fixedToken("tok-blue-"+tc.session)),
+			},
+			Models: models,
+		})
+		reply, err := s.Run(bounded(t), "which provider?", nil)
+		if err != nil {
+			t.Fatalf("session %s: %v", tc.session, err)
+		}
+		if reply != tc.reply {
+			t.Errorf("session %s: reply %q, want %q", tc.session, reply, tc.reply)
+		}
+	}
+	if diff := cmp.Diff([]string{completions + " Bearer tok-red-s1", completions + " Bearer tok-red-s3"}, authOf(red.Requests())); diff != "" {
+		t.Errorf("red's requests (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{completions + " Bearer tok-blue-s2"}, authOf(blue.Requests())); diff != "" {
+		t.Errorf("blue's requests (-want +got):\n%s", diff)
+	}
+}
+
+// TestRuntimeFailingSource: when a provider's source fails, the turn fails
+// (after the runtime's own retries) with a session.error that names the
+// provider and the cause, and holds neither the command's stdout (a
+// canary) nor anything else secret; no model request is made.
+func TestRuntimeFailingSource(t *testing.T) {
+	t.Parallel()
+	model := startModel(t, "unreachable")
+	const canary = "SECRET-CANARY-d41e"
+	stdout := filepath.Join(t.TempDir(), "stdout")
+	if err := os.WriteFile(stdout, []byte(canary+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := credential.NewExecSource([]string{"/bin/sh", testdata(t, "fail.sh"), stdout, "AADSTS7000215: invalid client secret provided"}, &credential.ExecOptions{Name: "red-login"})
+	c := startRuntime(t, sess.NewDispatcher(&sess.Options{Logger: testLogger(t)}))
+	s := newSession(t, c, sess.SessionConfig{
+		Model:     "red/gpt-4.1",
+		Providers: []sess.NamedProvider{named("red", model, sess.SourceFunc(src))},
+		Models:    []rpc.ProviderModelConfig{{ID: "gpt-4.1", Provider: "red"}},
+	})
+	_, err := s.Run(bounded(t), "hi", nil)
+	var te *sess.TurnError
+	if !errors.As(err, &te) {
+		t.Fatalf("turn error %v, want a *session.TurnError", err)
+	}
+	t.Logf("the user sees: %s", te.Message)
+	for _, want := range []string{`provider "red"`, "AADSTS7000215", "exit status 3"} {
+		if !strings.Contains(te.Message, want) {
+			t.Errorf("the user sees %q, want it to name %q", te.Message, want)
+		}
+	}
+	if strings.Contains(te.Message, canary) {
+		t.Errorf("the user sees the command's stdout: %q", te.Message)
+	}
+	if reqs := model.Requests(); len(reqs) != 0 {
+		t.Errorf("the model got %d requests, want none", len(reqs))
+	}
+}
+
+// TestRuntimeHangingSource: a source that never answers is bounded by the
+// dispatcher's timeout, so the turn ends (failed, naming the timeout)
+// instead of hanging, though the runtime never cancels a token request.
+func TestRuntimeHangingSource(t *testing.T) {
+	t.Parallel()
+	model := startModel(t, "unreachable")
+	src := credential.NewExecSource([]string{"/bin/sh", testdata(t, "hang.sh")}, nil)
+	d := sess.NewDispatcher(&sess.Options{Logger: testLogger(t), Timeout: 200 * time.Millisecond})
+	c := startRuntime(t, d)
+	s := newSession(t, c, wholeSession(model, sess.SourceFunc(src)))
+	_, err := s.Run(bounded(t), "hi", nil)
+	var te *sess.TurnError
+	if !errors.As(err, &te) {
+		t.Fatalf("turn error %v, want a *session.TurnError", err)
+	}
+	for _, want := range []string{`provider "default"`, "no token within 200ms"} {
+		if !strings.Contains(te.Message, want) {
+			t.Errorf("the user sees %q, want it to name %q", te.Message, want)
+		}
+	}
+	if reqs := model.Requests(); len(reqs) != 0 {
+		t.Errorf("the model got %d requests, want none", len(reqs))
+	}
 }
