@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -347,5 +348,107 @@ func TestRuntimeHangingSource(t *testing.T) {
 	}
 	if reqs := model.Requests(); len(reqs) != 0 {
 		t.Errorf("the model got %d requests, want none", len(reqs))
+	}
+}
+
+// runConfig is a config for `tokenhost run`, with models; writeConfig's
+// config has none.
+type runConfig struct {
+	Model     string                    `json:"model,omitempty"`
+	Models    []rpc.ProviderModelConfig `json:"models,omitempty"`
+	Providers []provider                `json:"providers"`
+}
+
+// TestRuntimeTokenhostRun: the built binary's `tokenhost run` completes a
+// turn on the real runtime with a config whose providers take their tokens
+// from an environment variable or a command: the reply is on stdout, each
+// token request on stderr (never the token); a failing source makes it
+// exit 1 with the runtime's error.
+func TestRuntimeTokenhostRun(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(hostCmdEnv) != "" {
+		t.Skipf("%s names another host: `run` is tokenhost's own", hostCmdEnv)
+	}
+	copilot := copilotPath(t)
+	const canary = "SECRET-CANARY-f00d"
+	stdoutFile := filepath.Join(t.TempDir(), "stdout")
+	if err := os.WriteFile(stdoutFile, []byte(canary), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		providers func(url string) []provider
+		models    []rpc.ProviderModelConfig
+		model     string
+		token     string // what the model endpoint must see
+		wantCode  int
+		stderr    []string // what stderr must say
+	}{
+		{
+			name: "default provider, env source",
+			providers: func(url string) []provider {
+				return []provider{{Name: "default", Auth: envAuth("E2E_RUN_TOKEN"), Wire: map[string]any{"type": "openai", "baseUrl": url}}}
+			},
+			model:  "gpt-4.1",
+			token:  "tok-from-env-91",
+			stderr: []string{`token for provider "default" acquired in`},
+		},
+		{
+			name: "named provider, exec source",
+			providers: func(url string) []provider {
+				return []provider{{Name: "red", Auth: execAuth(t, "print.sh", "tok-from-exec-37"), Wire: map[string]any{"type": "openai", "baseUrl": url}}}
+			},
+			models: []rpc.ProviderModelConfig{{ID: "gpt-4.1", Provider: "red"}},
+			token:  "tok-from-exec-37",
+			stderr: []string{`token for provider "red" acquired in`},
+		},
+		{
+			name: "failing source",
+			providers: func(url string) []provider {
+				return []provider{{Name: "red", Auth: execAuth(t, "fail.sh", stdoutFile, "login expired: run az login"), Wire: map[string]any{"type": "openai", "baseUrl": url}}}
+			},
+			models:   []rpc.ProviderModelConfig{{ID: "gpt-4.1", Provider: "red"}},
+			wantCode: 1,
+			stderr:   []string{`tokenhost run: Failed to get response`, `provider "red"`, "login expired: run az login", `token for provider "red" failed after`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			model := startModel(t, "the reply, streamed")
+			cfg, err := json.Marshal(runConfig{Model: tc.model, Models: tc.models, Providers: tc.providers(model.URL())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfgPath := writeFile(t, "config.json", string(cfg))
+			cmd := exec.CommandContext(bounded(t), hostCmd[0], "run", "--config", cfgPath, "-p", "say something", "--copilot", copilot)
+			cmd.Env = hostEnv(t, "E2E_RUN_TOKEN=tok-from-env-91")
+			cmd.Dir = t.TempDir()
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err = cmd.Run()
+			t.Logf("stderr:\n%s", stderr.String())
+			if got := cmd.ProcessState.ExitCode(); got != tc.wantCode {
+				t.Fatalf("exit status %d (%v), want %d", got, err, tc.wantCode)
+			}
+			if tc.wantCode == 0 {
+				if got, want := stdout.String(), "the reply, streamed\n"; got != want {
+					t.Errorf("stdout %q, want %q", got, want)
+				}
+				if diff := cmp.Diff([]string{completions + " Bearer " + tc.token}, authOf(model.Requests())); diff != "" {
+					t.Errorf("model requests (-want +got):\n%s", diff)
+				}
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr does not say %q", want)
+				}
+			}
+			for _, secret := range []string{tc.token, canary} {
+				if secret != "" && strings.Contains(stderr.String(), secret) {
+					t.Errorf("stderr shows a secret %q", secret)
+				}
+			}
+		})
 	}
 }
