@@ -71,7 +71,7 @@ func startFake(t *testing.T, mode string) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := Start([]string{exe}, &Options{Env: append(os.Environ(), fakeHostEnv+"="+mode)})
+	h, err := Start([]string{exe}, &Options{Env: append(os.Environ(), fakeHostEnv+"="+mode, "GORACE=atexit_sleep_ms=0")})
 	if err != nil {
 		t.Fatal(err)
 	}
