@@ -166,6 +166,7 @@ func (c *Client) watch() {
 		}
 		err = c.proc.exitError()
 	}
+	<-c.conn.Done()
 	c.cancel() // token requests in flight have no one to answer
 	c.conn.Wait()
 	c.mu.Lock()
@@ -247,6 +248,7 @@ func (c *Client) Close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+		c.conn.Close() // the end of its stdin also tells the runtime to go
 		if c.proc != nil {
 			c.proc.waitOrKill(c.timeout)
 		}
