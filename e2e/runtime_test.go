@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tokenhost/tokenhost/credential"
+	"github.com/tokenhost/tokenhost/credential/credtest"
 	"github.com/tokenhost/tokenhost/e2e/internal/modelserver"
 	"github.com/tokenhost/tokenhost/rpc"
 	sess "github.com/tokenhost/tokenhost/session"
@@ -450,5 +451,100 @@ func TestRuntimeTokenhostRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRuntimeKeylessChain: the whole keyless chain, offline. An azure
+// client-secret source and a github-oidc source (federated through the
+// loopback GitHub Actions issuer) each get a token from the loopback Entra
+// stand-in, and the runtime delivers exactly that token to the model
+// endpoint. Not parallel: the github-oidc source reads the Actions
+// variables from the process environment.
+func TestRuntimeKeylessChain(t *testing.T) {
+	copilotPath(t)
+	ca := credtest.NewCA()
+	gh := credtest.NewGitHubOIDC(ca, nil)
+	t.Cleanup(gh.Close)
+	const subject = "repo:octo-org/octo-repo:ref:refs/heads/main"
+	entra := credtest.NewEntra(ca, &credtest.EntraOptions{
+		Apps: []credtest.App{
+			{TenantID: "contoso.example", ClientID: "secret-app", Secret: "s3cret-e2e"},
+			{TenantID: "contoso.example", ClientID: "oidc-app", FederatedSubject: subject},
+		},
+		Federation: gh,
+	})
+	t.Cleanup(entra.Close)
+	for k, v := range gh.Env() {
+		t.Setenv(k, v)
+	}
+	t.Setenv("E2E_APP_SECRET", "s3cret-e2e")
+	entraClient := credential.EntraClientOptions{AuthorityHost: entra.URL(), DisableInstanceDiscovery: true, Transport: ca.Client(credtest.NewDialGuard())}
+	azure, err := credential.NewAzureSource(&credential.AzureOptions{
+		Credential:         credential.AzureClientSecret,
+		TenantID:           credential.Ref{Value: "contoso.example"},
+		ClientID:           credential.Ref{Value: "secret-app"},
+		ClientSecret:       credential.SecretRef{Env: "E2E_APP_SECRET"},
+		EntraClientOptions: entraClient,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oidc, err := credential.NewGitHubOIDCSource(&credential.GitHubOIDCOptions{
+		TenantID:           credential.Ref{Value: "contoso.example"},
+		ClientID:           credential.Ref{Value: "oidc-app"},
+		EntraClientOptions: entraClient,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	azureModel, oidcModel := startModel(t, "via azure"), startModel(t, "via github-oidc")
+	c := startRuntime(t, sess.NewDispatcher(&sess.Options{Logger: testLogger(t)}))
+	s := newSession(t, c, sess.SessionConfig{
+		Model: "azure/gpt-4.1",
+		Providers: []sess.NamedProvider{
+			named("azure", azureModel, sess.SourceFunc(azure)),
+			named("oidc", oidcModel, sess.SourceFunc(oidc)),
+		},
+		Models: []rpc.ProviderModelConfig{{ID: "gpt-4.1", Provider: "azure"}},
+	})
+	if reply, err := s.Run(bounded(t), "hi", nil); err != nil || reply != "via azure" {
+		t.Fatalf("azure turn: %q, %v", reply, err)
+	}
+	s2 := newSession(t, c, sess.SessionConfig{
+		Model:     "oidc/gpt-4.1",
+		Providers: []sess.NamedProvider{named("oidc", oidcModel, sess.SourceFunc(oidc))},
+		Models:    []rpc.ProviderModelConfig{{ID: "gpt-4.1", Provider: "oidc"}},
+	})
+	if reply, err := s2.Run(bounded(t), "hi", nil); err != nil || reply != "via github-oidc" {
+		t.Fatalf("github-oidc turn: %q, %v", reply, err)
+	}
+	for name, model := range map[string]*modelserver.Server{"azure": azureModel, "github-oidc": oidcModel} {
+		// A named provider with no entry in models (oidc in the first
+		// session) also gets an unauthenticated GET /models: keep the
+		// completions.
+		var reqs []modelserver.Request
+		for _, r := range model.Requests() {
+			if r.Path == completions {
+				reqs = append(reqs, r)
+			}
+		}
+		if len(reqs) != 1 {
+			t.Fatalf("%s: model requests %+v, want 1", name, reqs)
+		}
+		tok, ok := strings.CutPrefix(reqs[0].Authorization, "Bearer ")
+		if !ok {
+			t.Fatalf("%s: Authorization %q is not a bearer token", name, reqs[0].Authorization)
+		}
+		claims, err := entra.VerifyAccessToken(tok)
+		if err != nil {
+			t.Errorf("%s: the model got a token the Entra stand-in did not mint: %v", name, err)
+			continue
+		}
+		if claims["aud"] != "https://cognitiveservices.azure.com" {
+			t.Errorf("%s: token audience %v, want https://cognitiveservices.azure.com", name, claims["aud"])
+		}
+	}
+	if got := len(gh.Minted()); got != 1 {
+		t.Errorf("the Actions issuer minted %d tokens, want 1", got)
 	}
 }
