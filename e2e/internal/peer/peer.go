@@ -71,9 +71,10 @@ type TokenParams struct {
 // Call is a request awaiting its answer.
 type Call struct {
 	// ID is the request's id.
-	ID   int64
-	done chan struct{}
-	resp *Response
+	ID    int64
+	done  chan struct{}
+	ended <-chan struct{} // the host's stdout ended: no answer can come
+	resp  *Response
 }
 
 // Done is closed when the answer has arrived.
@@ -89,11 +90,17 @@ func (c *Call) Response() *Response {
 	}
 }
 
-// Wait waits for the answer or for ctx to end.
+// Wait waits for the answer, and fails when ctx ends or the host's stdout
+// ends without it.
 func (c *Call) Wait(ctx context.Context) (*Response, error) {
 	select {
 	case <-c.done:
 		return c.resp, nil
+	case <-c.ended:
+		if r := c.Response(); r != nil {
+			return r, nil
+		}
+		return nil, fmt.Errorf("peer: the host's stdout ended without an answer to request %d", c.ID)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("peer: no answer to request %d: %w", c.ID, context.Cause(ctx))
 	}
@@ -256,7 +263,7 @@ func (h *Host) violate(msg string) {
 // sending anything: for a request the caller writes itself with
 // [Host.WriteFrame] or [Host.WriteRaw].
 func (h *Host) Reserve() *Call {
-	c := &Call{ID: h.lastID.Add(1), done: make(chan struct{})}
+	c := &Call{ID: h.lastID.Add(1), done: make(chan struct{}), ended: h.stdoutDone}
 	h.mu.Lock()
 	h.pending[c.ID] = c
 	h.mu.Unlock()
@@ -336,6 +343,11 @@ func (h *Host) WriteRaw(b []byte) error {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
 	if _, err := h.stdin.Write(b); err != nil {
+		select {
+		case <-h.exited:
+			return fmt.Errorf("peer: writing to the host: it has exited (%s): %w", h.cmd.ProcessState, err)
+		default:
+		}
 		return fmt.Errorf("peer: writing to the host: %w", err)
 	}
 	return nil

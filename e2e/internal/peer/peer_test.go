@@ -231,3 +231,17 @@ func TestParseAnswer(t *testing.T) {
 		})
 	}
 }
+
+func TestWaitFailsWhenTheHostExitsWithoutAnswering(t *testing.T) {
+	h := startFake(t, "answer")
+	c, err := h.GoToken("s", "red") // held: the fake answers in pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(bounded(t)); err == nil || !strings.Contains(err.Error(), "stdout ended without an answer") {
+		t.Errorf("Wait = %v, want an error saying stdout ended", err)
+	}
+}
