@@ -9,9 +9,15 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
+
+// DefaultDrainTimeout is how long requests still being handled when the
+// input ends may take to answer unless [Options.DrainTimeout] says
+// otherwise.
+const DefaultDrainTimeout = 2 * time.Second
 
 // DefaultMaxInFlight is how many requests a [Conn] handles at once unless
 // [Options.MaxInFlight] says otherwise. Past it, reading pauses, so a flood
@@ -92,6 +98,12 @@ type Options struct {
 	// MaxInFlight bounds the requests handled at once. Zero means
 	// [DefaultMaxInFlight].
 	MaxInFlight int
+	// DrainTimeout is how long requests still being handled when the input
+	// ends may take to answer before they are cancelled and the connection
+	// closes: long enough for answers already on their way, short enough
+	// that a peer that has gone does not keep the process waiting. Zero
+	// means [DefaultDrainTimeout].
+	DrainTimeout time.Duration
 	// Logger receives the connection's diagnostics. Nil means
 	// [slog.Default].
 	Logger *slog.Logger
@@ -132,6 +144,9 @@ func NewConn(ctx context.Context, rwc io.ReadWriteCloser, mux *Mux, opts *Option
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
 	if mux == nil {
 		mux = NewMux()
 	}
@@ -142,6 +157,7 @@ func NewConn(ctx context.Context, rwc io.ReadWriteCloser, mux *Mux, opts *Option
 		inflight: map[jsonrpc2.ID]context.CancelCauseFunc{},
 	}
 	s := newStream(rwc, o.MaxFrameSize, o.Logger)
+	s.drain = func() { c.drain(o.DrainTimeout) }
 	c.rpc = jsonrpc2.NewConn(ctx, s, c, jsonrpc2.SetLogger(logAdapter{o.Logger}))
 	return c
 }
@@ -158,8 +174,10 @@ func (c *Conn) Notify(ctx context.Context, method string, params any) error {
 	return c.rpc.Notify(ctx, method, params)
 }
 
-// Close closes the connection and its stream. Requests still being handled
-// find their answers discarded.
+// Close closes the connection and its stream at once: requests still being
+// handled are cancelled and their answers discarded. (When the input ends
+// instead, requests being handled have [Options.DrainTimeout] to answer
+// before the same happens.)
 func (c *Conn) Close() error { return c.rpc.Close() }
 
 // Done is closed when the connection has ended, by [Conn.Close], by the end
@@ -171,6 +189,24 @@ func (c *Conn) Done() <-chan struct{} { return c.rpc.DisconnectNotify() }
 func (c *Conn) Wait() {
 	<-c.Done()
 	c.handlers.Wait()
+}
+
+// drain waits, at most timeout, for the requests being handled to answer.
+// It runs on the read loop when the input has ended, so no request is added
+// while it waits.
+func (c *Conn) drain(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		c.handlers.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.log.Warn("rpc: input ended; cancelling requests still unanswered", "after", timeout)
+	}
 }
 
 // Handle implements [jsonrpc2.Handler]. It runs on the read loop.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -310,7 +311,6 @@ func TestConnPeerGoneMidRequest(t *testing.T) {
 	p.send(frame(`{"jsonrpc":"2.0","id":1,"method":"slow"}`))
 	<-started
 	p.conn.Close()
-	<-c.Done()
 	close(release) // the answer has nowhere to go: dropped, no panic
 	c.Wait()
 }
@@ -355,3 +355,58 @@ func TestConnHeaderVariants(t *testing.T) {
 		t.Errorf("answer (-want +got):\n%s", diff)
 	}
 }
+
+func TestConnAnswersBeforeClosingOnEOF(t *testing.T) {
+	release := make(chan struct{})
+	mux := NewMux()
+	mux.Handle("slow", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		select {
+		case <-release:
+			return "answered", nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	in, inW := io.Pipe()
+	outR, out := io.Pipe()
+	c := NewConn(context.Background(), rw{in, out}, mux, &Options{Logger: slog.New(slog.DiscardHandler)})
+	defer c.Close()
+	io.WriteString(inW, frame(`{"jsonrpc":"2.0","id":1,"method":"slow"}`))
+	inW.Close() // the peer is done writing, but still reads
+	close(release)
+	body, err := readFrame(bufio.NewReader(outR))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got message
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(message{ID: json.RawMessage(`1`), Result: json.RawMessage(`"answered"`)}, got); diff != "" {
+		t.Errorf("answer (-want +got):\n%s", diff)
+	}
+	c.Wait()
+}
+
+func TestConnCancelsWhatDrainLeaves(t *testing.T) {
+	started := make(chan struct{})
+	mux := NewMux()
+	mux.Handle("hang", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		close(started)
+		<-ctx.Done() // only the connection's end releases it
+		return nil, ctx.Err()
+	})
+	c, p := serve(t, mux, &Options{DrainTimeout: time.Millisecond})
+	p.send(frame(`{"jsonrpc":"2.0","id":1,"method":"hang"}`))
+	<-started
+	p.conn.Close()
+	c.Wait() // returns: the drain gave up and the request was cancelled
+}
+
+// rw joins a reader and a writer into a stream; closing it closes both.
+type rw struct {
+	io.ReadCloser
+	io.WriteCloser
+}
+
+func (s rw) Close() error { s.ReadCloser.Close(); return s.WriteCloser.Close() }

@@ -44,6 +44,10 @@ type stream struct {
 	closer   io.Closer
 	maxFrame int64
 	log      *slog.Logger
+	// drain, when set, is called when input ends, before the end is
+	// reported: jsonrpc2 cancels every request when reading stops, so
+	// requests still being handled get a moment to answer first.
+	drain func()
 
 	wmu sync.Mutex // guards w
 	w   *bufio.Writer
@@ -79,6 +83,9 @@ func (s *stream) ReadObject(v any) error {
 		err := s.readOne(v)
 		var fe *frameError
 		if !errors.As(err, &fe) {
+			if err != nil && s.drain != nil {
+				s.drain()
+			}
 			return err
 		}
 		s.log.Warn("rpc: refused a frame", "code", fe.code, "reason", fe.msg)

@@ -267,7 +267,9 @@ func (d *Dispatcher) classify(ctx context.Context, args ProviderTokenArgs, err e
 		return e
 	}
 	switch {
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		// Ours, or the source's own bound (the cache's acquisition
+		// timeout): either way the source did not answer in time.
 		return rpc.Errorf(rpc.CodeSourceTimeout, "tokenhost: provider %q: no token within %s: the token source is not answering (check that its identity endpoint or command is reachable and responsive)", args.ProviderName, d.timeout)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return rpc.Errorf(rpc.CodeRequestCancelled, "tokenhost: provider %q: request cancelled", args.ProviderName)
