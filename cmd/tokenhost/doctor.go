@@ -22,7 +22,7 @@ const doctorTimeout = 30 * time.Second
 func cmdDoctor(ctx context.Context, env *environment, args []string) int {
 	var f commonFlags
 	fs := newFlagSet("doctor", doctorSynopsis, env.stderr)
-	f.register(fs)
+	f.register(fs, "error")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}

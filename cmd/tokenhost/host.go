@@ -20,9 +20,9 @@ type commonFlags struct {
 	strict   bool
 }
 
-func (c *commonFlags) register(fs *flag.FlagSet) {
+func (c *commonFlags) register(fs *flag.FlagSet, defaultLevel string) {
 	fs.StringVar(&c.config, "config", "", "the config `file` (JSON with comments); default $TOKENHOST_CONFIG, else the environment")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log `level` on stderr: debug, info, warn or error")
+	fs.StringVar(&c.logLevel, "log-level", defaultLevel, "log `level` on stderr: debug, info, warn or error")
 	fs.DurationVar(&c.timeout, "timeout", 0, "bound on each token acquisition (overrides the config's \"timeout\"; default 30s)")
 	fs.BoolVar(&c.strict, "strict", false, "no fallback to the \"default\" provider for unknown names (or the config's \"strict\")")
 }

@@ -35,7 +35,7 @@ func cmdRun(ctx context.Context, env *environment, args []string) int {
 		copilot string
 	)
 	fs := newFlagSet("run", runSynopsis, env.stderr)
-	f.register(fs)
+	f.register(fs, "warn")
 	fs.StringVar(&model, "model", "", "the model `ID`: a model id for the \"default\" provider, \"provider/id\" for a named one (default: the config's \"model\", else its first model)")
 	fs.StringVar(&prompt, "p", "", "the `prompt` to run")
 	fs.StringVar(&copilot, "copilot", "", "the Copilot runtime `program` (default $COPILOT_CLI_PATH, else copilot on PATH)")

@@ -19,7 +19,7 @@ SIGINT/SIGTERM. Logs go to stderr; stdout carries only protocol frames.`
 func cmdServe(ctx context.Context, env *environment, args []string) int {
 	var f commonFlags
 	fs := newFlagSet("serve", serveSynopsis, env.stderr)
-	f.register(fs)
+	f.register(fs, "info")
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}

@@ -22,7 +22,7 @@ func cmdToken(ctx context.Context, env *environment, args []string) int {
 	var name string
 	var claims bool
 	fs := newFlagSet("token", tokenSynopsis, env.stderr)
-	f.register(fs)
+	f.register(fs, "error")
 	fs.StringVar(&name, "provider", session.DefaultProvider, "the provider `name`")
 	fs.BoolVar(&claims, "claims", false, "print the token's decoded claims instead of the token")
 	if stop, code := parseFlags(fs, args); stop {
