@@ -38,8 +38,12 @@ staticcheck:
 test: runtime vet staticcheck
 	$(GO) test -race -count=1 ./...
 
+# First the contract as the runtime plays it (scripted), then the whole loop:
+# the real Copilot runtime, a loopback Entra stand-in and model endpoint, and
+# tokenhost run.
 demo: runtime build
-	$(GO) run ./e2e/cmd/scripted-runtime --host $(BIN)
+	$(GO) run ./e2e/cmd/scripted-runtime --host $(abspath $(BIN))
+	$(GO) run ./e2e/cmd/demo --host $(abspath $(BIN))
 
 bench: runtime build
 	$(GO) run ./e2e/cmd/bench
