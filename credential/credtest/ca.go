@@ -21,10 +21,9 @@ import (
 // to an [Entra] stand-in). Only clients built to trust it, such as
 // [CA.Client], accept the stand-ins' certificates.
 type CA struct {
-	pool    *x509.CertPool
-	pem     []byte
-	leaf    tls.Certificate
-	created time.Time
+	pool *x509.CertPool
+	pem  []byte
+	leaf tls.Certificate
 }
 
 // NewCA creates a [CA]. It panics if the system cannot generate keys, as
@@ -79,7 +78,6 @@ func NewCA() *CA {
 			Certificate: [][]byte{leafDER, caDER},
 			PrivateKey:  leafKey,
 		},
-		created: now,
 	}
 }
 
