@@ -222,13 +222,15 @@ func TestClientRuntimeGone(t *testing.T) {
 	}
 }
 
-// fakeOptions runs this test binary as the runtime, in mode.
+// fakeOptions runs this test binary as the runtime, in mode. Its shutdown
+// timeout is generous: a loaded machine (-race, packages in parallel) must
+// not turn a clean exit into a kill; tests of the kill path set their own.
 func fakeOptions(t *testing.T, mode string) *ClientOptions {
 	return &ClientOptions{
 		Path:            os.Args[0],
 		Home:            t.TempDir(),
 		Env:             []string{fakeRuntimeEnv + "=" + mode},
-		ShutdownTimeout: time.Second,
+		ShutdownTimeout: time.Minute,
 	}
 }
 
