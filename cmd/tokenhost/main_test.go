@@ -124,7 +124,7 @@ func TestServe(t *testing.T) {
 	var errOut strings.Builder
 	done := make(chan int)
 	go func() {
-		done <- run(context.Background(), []string{"serve", "--config", cfg}, inR, outW, &syncWriter{w: &errOut}, os.Getenv)
+		done <- run(context.Background(), []string{"serve", "--config", cfg}, inR, outW, &lockedWriter{w: &errOut}, os.Getenv)
 		outW.Close()
 	}()
 	body := `{"jsonrpc":"2.0","id":1,"method":"providerToken.getToken","params":{"sessionId":"s","providerName":"default"}}`
