@@ -112,7 +112,7 @@ func stringClaim(raw map[string]any, name string, dst *string) error {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("credential: claims: %s claim is a %s, want a string", name, jsonKind(v))
+		return fmt.Errorf("credential: claims: %s claim is %s, want a string", name, jsonKind(v))
 	}
 	*dst = s
 	return nil
@@ -129,13 +129,13 @@ func audienceClaim(raw map[string]any) ([]string, error) {
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("credential: claims: aud claim holds a %s, want strings", jsonKind(e))
+				return nil, fmt.Errorf("credential: claims: aud claim holds %s, want strings", jsonKind(e))
 			}
 			aud = append(aud, s)
 		}
 		return aud, nil
 	default:
-		return nil, fmt.Errorf("credential: claims: aud claim is a %s, want a string or an array of strings", jsonKind(v))
+		return nil, fmt.Errorf("credential: claims: aud claim is %s, want a string or an array of strings", jsonKind(v))
 	}
 }
 
@@ -150,7 +150,7 @@ func timeClaim(raw map[string]any, name string) (time.Time, error) {
 	}
 	f, ok := v.(float64)
 	if !ok {
-		return time.Time{}, fmt.Errorf("credential: claims: %s claim is a %s, want a number", name, jsonKind(v))
+		return time.Time{}, fmt.Errorf("credential: claims: %s claim is %s, want a number", name, jsonKind(v))
 	}
 	if math.Abs(f) > maxNumericDate {
 		return time.Time{}, fmt.Errorf("credential: claims: %s claim is out of range", name)
@@ -159,19 +159,20 @@ func timeClaim(raw map[string]any, name string) (time.Time, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
 }
 
-// jsonKind names the JSON type of a value decoded by encoding/json.
+// jsonKind names the JSON type of a value decoded by encoding/json, with
+// its article.
 func jsonKind(v any) string {
 	switch v.(type) {
 	case string:
-		return "string"
+		return "a string"
 	case float64:
-		return "number"
+		return "a number"
 	case bool:
-		return "boolean"
+		return "a boolean"
 	case []any:
-		return "array"
+		return "an array"
 	case map[string]any:
-		return "object"
+		return "an object"
 	default:
 		return "null"
 	}

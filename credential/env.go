@@ -30,13 +30,11 @@ func (s *envSource) Token(ctx context.Context) (Token, error) {
 	if s.name == "" {
 		return Token{}, fmt.Errorf("credential: env source: no variable name given: %w", ErrUnavailable)
 	}
-	v, ok := s.lookup(s.name)
-	if !ok {
-		return Token{}, fmt.Errorf("credential: env source: variable %s is not set: %w", s.name, ErrUnavailable)
+	// The same reading, and the same errors, as a configuration's
+	// {"env": "VAR"}.
+	v, err := SecretRef{Env: s.name}.resolve(s.lookup, nil)
+	if err != nil {
+		return Token{}, fmt.Errorf("credential: env source: %w", err)
 	}
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return Token{}, fmt.Errorf("credential: env source: variable %s is empty: %w", s.name, ErrUnavailable)
-	}
-	return Token{Value: v}, nil
+	return Token{Value: strings.TrimSpace(string(v))}, nil
 }
