@@ -48,7 +48,7 @@ func newKeyless(t *testing.T) *keyless {
 	cfg := writeConfig(t, config{Providers: []provider{
 		{Name: "azure", Auth: map[string]any{
 			"type": "azure", "credential": "client-secret", "tenantId": keylessTenant, "clientId": "secret-app",
-			"clientSecret": map[string]string{"env": "KEYLESS_SECRET"},
+			"clientSecret":  map[string]string{"env": "KEYLESS_SECRET"},
 			"authorityHost": entra.URL(), "disableInstanceDiscovery": true,
 		}},
 		{Name: "ci", Auth: map[string]any{
