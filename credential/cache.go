@@ -114,6 +114,8 @@ func NewCache(opts *CacheOptions) *Cache {
 // the cache. Every call with the same key returns the same entry, so that the
 // providers configured with the same credential share one token: the src and
 // ttl of the first call for a key are the ones used, later ones are ignored.
+// Entries are never evicted: keys come from a configuration, not from
+// requests.
 //
 // ttl is how long a token without ExpiresOn is kept; zero means such tokens
 // are acquired again on every call (concurrent calls still share one

@@ -11,14 +11,10 @@ import (
 	"sync"
 )
 
-// defaultMaxFileSize is the largest token file read when
-// [FileOptions.MaxSize] is zero.
-const defaultMaxFileSize = 64 << 10
-
 // FileOptions configures [NewFileSource]. The zero value is the default.
 type FileOptions struct {
 	// MaxSize is the largest token file read, in bytes; a larger one is an
-	// error. Zero means 64 KiB.
+	// error. Zero means [MaxTokenSize].
 	MaxSize int64
 }
 
@@ -33,7 +29,7 @@ type FileOptions struct {
 // an empty one is an error too. When the content is a JWT, the token's
 // ExpiresOn is its exp claim (read, not verified: see [ParseClaims]).
 func NewFileSource(path string, opts *FileOptions) Source {
-	s := &fileSource{path: path, maxSize: defaultMaxFileSize}
+	s := &fileSource{path: path, maxSize: MaxTokenSize}
 	if opts != nil && opts.MaxSize > 0 {
 		s.maxSize = opts.MaxSize
 	}
