@@ -186,7 +186,7 @@ func progress(w io.Writer) func(session.Call) {
 		case c.ExpiresOn.IsZero():
 			fmt.Fprintf(w, "tokenhost: token for provider %q%s acquired in %s\n", c.Args.ProviderName, via, took)
 		default:
-			fmt.Fprintf(w, "tokenhost: token for provider %q%s acquired in %s, expires %s\n", c.Args.ProviderName, via, took, c.ExpiresOn.Local().Format(time.TimeOnly))
+			fmt.Fprintf(w, "tokenhost: token for provider %q%s acquired in %s, expires in %s\n", c.Args.ProviderName, via, took, time.Until(c.ExpiresOn).Round(time.Second))
 		}
 	}
 }
