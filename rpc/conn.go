@@ -113,10 +113,16 @@ type Options struct {
 // It serves the peer's requests through a [Mux], each in its own goroutine,
 // and calls methods on the peer.
 type Conn struct {
-	rpc *jsonrpc2.Conn
-	mux *Mux
-	log *slog.Logger
-	sem chan struct{}
+	rpc    *jsonrpc2.Conn
+	stream *stream
+	mux    *Mux
+	log    *slog.Logger
+	sem    chan struct{}
+	// ctx is the parent of the requests the stream hands over itself; it
+	// ends when the connection does, as jsonrpc2's own does.
+	ctx context.Context
+	// ready is closed once rpc is set.
+	ready chan struct{}
 
 	mu       sync.Mutex
 	inflight map[jsonrpc2.ID]context.CancelCauseFunc
@@ -150,15 +156,28 @@ func NewConn(ctx context.Context, rwc io.ReadWriteCloser, mux *Mux, opts *Option
 	if mux == nil {
 		mux = NewMux()
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	c := &Conn{
 		mux:      mux,
 		log:      o.Logger,
 		sem:      make(chan struct{}, o.MaxInFlight),
+		ctx:      ctx,
+		ready:    make(chan struct{}),
 		inflight: map[jsonrpc2.ID]context.CancelCauseFunc{},
 	}
 	s := newStream(rwc, o.MaxFrameSize, o.Logger)
 	s.drain = func() { c.drain(o.DrainTimeout) }
+	s.onRequest = func(req *jsonrpc2.Request) {
+		<-c.ready
+		c.Handle(c.ctx, c.rpc, req)
+	}
+	c.stream = s
 	c.rpc = jsonrpc2.NewConn(ctx, s, c, jsonrpc2.SetLogger(logAdapter{o.Logger}))
+	close(c.ready)
+	go func() {
+		<-c.rpc.DisconnectNotify()
+		cancel()
+	}()
 	return c
 }
 
@@ -234,10 +253,22 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 			c.reply(ctx, conn, req, asError(err, cancelled))
 			return
 		}
-		if err := conn.Reply(ctx, req.ID, result); err != nil {
+		if err := c.replyResult(req.ID, result); err != nil {
 			c.replyFailed(req, err)
 		}
 	}()
+}
+
+// replyResult writes a successful answer straight to the stream, which
+// writes it as jsonrpc2's Conn.Reply would, with one encoding instead of
+// three; like Reply, it fails once the connection is closed.
+func (c *Conn) replyResult(id jsonrpc2.ID, result any) error {
+	select {
+	case <-c.rpc.DisconnectNotify():
+		return jsonrpc2.ErrClosed
+	default:
+	}
+	return c.stream.writeResult(id, result)
 }
 
 // serve calls the request's handler, turning a panic into an error.

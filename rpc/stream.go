@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -48,9 +49,18 @@ type stream struct {
 	// reported: jsonrpc2 cancels every request when reading stops, so
 	// requests still being handled get a moment to answer first.
 	drain func()
+	// onRequest, when set, receives every plain request (see
+	// parseRequest) in place of jsonrpc2, on the read loop, which then
+	// reads on: the request is decoded once, into a struct, instead of
+	// jsonrpc2's three passes through maps. Anything else goes to jsonrpc2.
+	onRequest func(*jsonrpc2.Request)
 
-	wmu sync.Mutex // guards w
-	w   *bufio.Writer
+	// writers counts the writes waiting for or holding wmu: the last one
+	// flushes, so answers that are ready together leave in one write.
+	writers atomic.Int32
+	wmu     sync.Mutex // guards w and wbuf
+	w       *bufio.Writer
+	wbuf    []byte
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -67,12 +77,84 @@ func newStream(rwc io.ReadWriteCloser, maxFrame int64, log *slog.Logger) *stream
 
 // WriteObject implements [jsonrpc2.ObjectStream].
 func (s *stream) WriteObject(obj any) error {
+	return s.write(func(w *bufio.Writer) error {
+		return (jsonrpc2.VSCodeObjectCodec{}).WriteObject(w, obj)
+	})
+}
+
+// write calls f with the writer under the write lock, and flushes unless
+// another write is waiting for the lock (which then flushes for both).
+func (s *stream) write(f func(w *bufio.Writer) error) error {
+	s.writers.Add(1)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := (jsonrpc2.VSCodeObjectCodec{}).WriteObject(s.w, obj); err != nil {
-		return err
+	err := f(s.w)
+	if s.writers.Add(-1) == 0 || err != nil {
+		if ferr := s.w.Flush(); err == nil {
+			err = ferr
+		}
 	}
-	return s.w.Flush()
+	return err
+}
+
+// writeResult writes a successful answer to the request id, as jsonrpc2's
+// Conn.Reply would write it, with one encoding of the result instead of
+// three.
+func (s *stream) writeResult(id jsonrpc2.ID, result any) error {
+	return s.write(func(w *bufio.Writer) error {
+		b := append(s.wbuf[:0], `{"id":`...)
+		b, err := appendID(b, id)
+		if err != nil {
+			return err
+		}
+		b = append(b, `,"result":`...)
+		if b, err = appendResult(b, result); err != nil {
+			return err
+		}
+		b = append(b, `,"jsonrpc":"2.0"}`...)
+		s.wbuf = b
+		var head [32]byte
+		h := append(head[:0], "Content-Length: "...)
+		h = strconv.AppendInt(h, int64(len(b)), 10)
+		h = append(h, "\r\n\r\n"...)
+		if _, err := w.Write(h); err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+}
+
+func appendID(b []byte, id jsonrpc2.ID) ([]byte, error) {
+	if !id.IsString {
+		return strconv.AppendUint(b, id.Num, 10), nil
+	}
+	if plain(id.Str) {
+		return append(append(append(b, '"'), id.Str...), '"'), nil
+	}
+	q, err := json.Marshal(id.Str)
+	return append(b, q...), err
+}
+
+// appendResult appends the JSON encoding of result, as json.Marshal writes
+// it; a token answer whose token needs no escaping is written directly.
+func appendResult(b []byte, result any) ([]byte, error) {
+	if r, ok := result.(ProviderTokenAcquireResult); ok && plain(r.Token) {
+		return append(append(append(b, `{"token":"`...), r.Token...), `"}`...), nil
+	}
+	j, err := json.Marshal(result)
+	return append(b, j...), err
+}
+
+// plain reports whether s is printable ASCII that json.Marshal writes as
+// it is inside quotes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadObject implements [jsonrpc2.ObjectStream]. It returns only a usable
@@ -81,6 +163,9 @@ func (s *stream) WriteObject(obj any) error {
 func (s *stream) ReadObject(v any) error {
 	for {
 		err := s.readOne(v)
+		if err == errHandedOver {
+			continue
+		}
 		var fe *frameError
 		if !errors.As(err, &fe) {
 			if err != nil && s.drain != nil {
@@ -114,7 +199,180 @@ func (s *stream) readOne(v any) error {
 	if _, err := io.ReadFull(s.r, body); err != nil {
 		return unexpected(err)
 	}
+	if s.onRequest != nil {
+		if req, ok := parseRequest(body); ok {
+			s.onRequest(req)
+			return errHandedOver
+		}
+	}
 	return decode(body, v)
+}
+
+// errHandedOver says readOne gave its frame to onRequest.
+var errHandedOver = errors.New("rpc: request handed over")
+
+// null is the params of a request whose params are null, as jsonrpc2 has
+// them.
+var null = json.RawMessage("null")
+
+// parseRequest decodes body when it is a plain request: a JSON object with
+// an "id" that is a non-negative integer or a string without escapes, a
+// "method" string without escapes, optional "params", optional "jsonrpc",
+// and nothing else, each once. It returns the request as jsonrpc2 would
+// have decoded it, params copied out of body. For anything else (a
+// notification, a response, a batch, an unusual id, another member,
+// invalid JSON) it returns false and jsonrpc2 decodes the frame.
+func parseRequest(body []byte) (*jsonrpc2.Request, bool) {
+	if !json.Valid(body) {
+		return nil, false
+	}
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return nil, false
+	}
+	var (
+		req                           jsonrpc2.Request
+		seenRPC, seenID, seenM, seenP bool
+	)
+	for i = skipSpace(body, i+1); body[i] != '}'; {
+		key, end, ok := plainString(body, i)
+		if !ok {
+			return nil, false
+		}
+		i = skipSpace(body, skipSpace(body, end)+1) // past the colon
+		end = skipValue(body, i)
+		val := body[i:end]
+		switch string(key) {
+		case "jsonrpc":
+			if seenRPC {
+				return nil, false
+			}
+			seenRPC = true
+		case "id":
+			if seenID || !parseID(val, &req.ID) {
+				return nil, false
+			}
+			seenID = true
+		case "method":
+			m, _, ok := plainString(val, 0)
+			if seenM || !ok {
+				return nil, false
+			}
+			seenM = true
+			if req.Method = MethodProviderTokenGetToken; string(m) != MethodProviderTokenGetToken {
+				req.Method = string(m)
+			}
+		case "params":
+			if seenP {
+				return nil, false
+			}
+			seenP = true
+			p := null
+			if string(val) != "null" {
+				p = bytes.Clone(val)
+			}
+			req.Params = &p
+		default:
+			return nil, false
+		}
+		if i = skipSpace(body, end); body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	return &req, seenID && seenM
+}
+
+// parseID reads a request id as jsonrpc2 does, refusing the forms it
+// handles differently (negative, fractional, escaped).
+func parseID(val []byte, id *jsonrpc2.ID) bool {
+	if val[0] == '"' {
+		s, end, ok := plainString(val, 0)
+		if !ok || end != len(val) {
+			return false
+		}
+		*id = jsonrpc2.ID{Str: string(s), IsString: true}
+		return true
+	}
+	for _, c := range val {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	n, err := strconv.ParseInt(string(val), 10, 64)
+	if err != nil {
+		return false
+	}
+	*id = jsonrpc2.ID{Num: uint64(n)}
+	return true
+}
+
+// The scanners below assume valid JSON (parseRequest checks it first).
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// plainString returns the content of the string starting at b[i] and the
+// index after it; false when it is not a string or has an escape.
+func plainString(b []byte, i int) ([]byte, int, bool) {
+	if b[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			return nil, 0, false
+		case '"':
+			return b[i+1 : j], j + 1, true
+		}
+	}
+	return nil, 0, false
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
 }
 
 // decode unmarshals a frame's body into v, classifying a failure as JSON
