@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -86,6 +87,10 @@ type Cache struct {
 	// wait for an acquisition.
 	joined func()
 
+	// root ends every acquisition when the cache is closed.
+	root      context.Context
+	closeRoot context.CancelFunc
+
 	mu      sync.Mutex
 	entries map[string]*entry
 }
@@ -99,6 +104,7 @@ func NewCache(opts *CacheOptions) *Cache {
 		jitter:         rand.Float64,
 		entries:        map[string]*entry{},
 	}
+	c.root, c.closeRoot = context.WithCancel(context.Background())
 	if opts != nil {
 		if opts.AcquireTimeout > 0 {
 			c.acquireTimeout = opts.AcquireTimeout
@@ -108,6 +114,15 @@ func NewCache(opts *CacheOptions) *Cache {
 		}
 	}
 	return c
+}
+
+// Close cancels the acquisitions in flight (an exec source's command is
+// stopped, an HTTP request abandoned) and waits for them to end. A process
+// calls it on its way out, so that no token command outlives it. Tokens
+// asked for after Close fail.
+func (c *Cache) Close() {
+	c.closeRoot()
+	c.background.Wait()
 }
 
 // Source returns the [CachedSource] of key, which serves src's tokens from
@@ -255,7 +270,7 @@ func (e *entry) slowToken(ctx context.Context, now time.Time) (Token, error) {
 	case <-f.done:
 		return f.tok, f.err
 	case <-ctx.Done():
-		return Token{}, fmt.Errorf("credential: cache: waiting for a token for %q: %w", e.key, context.Cause(ctx))
+		return Token{}, fmt.Errorf("credential: cache: waiting for a token: %w", context.Cause(ctx))
 	}
 }
 
@@ -270,6 +285,7 @@ func (e *entry) start(ctx context.Context, from *snapshot) *flight {
 		defer e.cache.background.Done()
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cache.acquireTimeout)
 		defer cancel()
+		defer context.AfterFunc(e.cache.root, cancel)()
 		tok, err := e.call(actx)
 		e.finish(f, tok, err)
 	}()
@@ -283,7 +299,7 @@ func (e *entry) call(ctx context.Context) (tok Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.cache.log.Error("credential: cache: token source panicked", "key", e.key, "stack", string(debug.Stack()))
-			tok, err = Token{}, fmt.Errorf("credential: cache: token source for %q panicked", e.key)
+			tok, err = Token{}, errors.New("credential: cache: the token source panicked")
 		}
 	}()
 	return e.src.Token(ctx)
@@ -337,12 +353,12 @@ func (e *entry) finish(f *flight, tok Token, err error) {
 func (e *entry) check(tok Token, now time.Time) error {
 	switch {
 	case tok.Value == "":
-		return fmt.Errorf("credential: cache: token source for %q returned an empty token", e.key)
+		return errors.New("credential: cache: the token source returned an empty token")
 	case strings.ContainsFunc(tok.Value, func(r rune) bool { return r < '!' || r > '~' }):
-		return fmt.Errorf("credential: cache: token source for %q returned a token with a character other than printable ASCII (a space, a line break?)", e.key)
+		return errors.New("credential: cache: the token source returned a token with a character other than printable ASCII (a space, a line break?)")
 	case !tok.ExpiresOn.IsZero() && passed(now, tok.ExpiresOn.Add(-expiryMargin)):
-		return fmt.Errorf("credential: cache: token source for %q returned a token that expires at %s, under %s from now",
-			e.key, tok.ExpiresOn.UTC().Format(time.RFC3339), expiryMargin)
+		return fmt.Errorf("credential: cache: the token source returned a token that expires at %s, under %s from now",
+			tok.ExpiresOn.UTC().Format(time.RFC3339), expiryMargin)
 	}
 	return nil
 }

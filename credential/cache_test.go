@@ -639,11 +639,11 @@ func TestCacheRejectsUnservableTokens(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, clk := newTestCache(t, nil)
 			src := &countingSource{next: func(context.Context, int64) (Token, error) { return tt.tok(clk), nil }}
-			cs := c.Source("red", src, time.Hour)
+			cs := c.Source("key-canary", src, time.Hour)
 			for range 2 {
 				got := get(t, cs)
-				if !strings.Contains(got, tt.want) || !strings.Contains(got, `"red"`) {
-					t.Errorf("got %q, want an error naming the key and saying %q", got, tt.want)
+				if !strings.Contains(got, tt.want) || strings.Contains(got, "key-canary") {
+					t.Errorf("got %q, want an error saying %q and not quoting the key (it may be a secret)", got, tt.want)
 				}
 			}
 			if n := src.calls.Load(); n != 2 {
@@ -657,8 +657,40 @@ func TestCacheSourcePanics(t *testing.T) {
 	c, _ := newTestCache(t, nil)
 	src := SourceFunc(func(context.Context) (Token, error) { panic("secret-1") })
 	got := get(t, c.Source("k", src, 0))
-	if want := `token source for "k" panicked`; !strings.Contains(got, want) {
+	if want := `the token source panicked`; !strings.Contains(got, want) {
 		t.Errorf("got %q, want an error saying %q", got, want)
+	}
+}
+
+// TestCacheCloseStopsAcquisitions: Close cancels an acquisition that
+// would otherwise run until its timeout (a token command that hangs), and
+// waits for it to end.
+func TestCacheCloseStopsAcquisitions(t *testing.T) {
+	c := NewCache(&CacheOptions{AcquireTimeout: time.Hour})
+	started, ended := make(chan struct{}), make(chan error, 1)
+	src := SourceFunc(func(ctx context.Context) (Token, error) {
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return Token{}, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	go c.Source("hang", src, 0).Token(ctx)
+	<-started
+	cancel() // the caller leaves; the acquisition goes on for others
+	c.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the acquisition ended with %v, want context.Canceled", err)
+		}
+	default:
+		t.Fatal("Close returned before the acquisition ended")
+	}
+	if _, err := c.Source("after", SourceFunc(func(ctx context.Context) (Token, error) {
+		return Token{}, ctx.Err()
+	}), 0).Token(context.Background()); err == nil {
+		t.Error("a token was acquired after Close")
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // cmd.WaitDelay, exec.Cmd kills the leader; killProcessGroup then kills the
 // rest.
 func ownProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}

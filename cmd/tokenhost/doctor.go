@@ -36,6 +36,7 @@ func cmdDoctor(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "tokenhost doctor:", err)
 		return 1
 	}
+	defer h.close()
 	timeout := doctorTimeout
 	if t := time.Duration(h.cfg.Timeout); t > 0 {
 		timeout = t

@@ -70,7 +70,12 @@ type host struct {
 	cfg        *config
 	sources    map[string]credential.Source // by provider name, behind the cache
 	dispatcher *session.Dispatcher
+	cache      *credential.Cache
 }
+
+// close stops the acquisitions still in flight (a hanging token command is
+// stopped) and waits for them, so that none outlives the process.
+func (h *host) close() { h.cache.Close() }
 
 // loadHost reads the config the flags and environment name and builds the
 // host. Sources are built but not used: nothing reaches the network.
@@ -97,7 +102,7 @@ func loadHost(env *environment, f *commonFlags, log *slog.Logger, onCall func(se
 		acquire = session.DefaultTimeout
 	}
 	cache := credential.NewCache(&credential.CacheOptions{AcquireTimeout: acquire})
-	h := &host{cfg: cfg, sources: map[string]credential.Source{}, dispatcher: d}
+	h := &host{cfg: cfg, sources: map[string]credential.Source{}, dispatcher: d, cache: cache}
 	for i, p := range cfg.Providers {
 		sc, err := p.Auth.decode(fmt.Sprintf("providers[%d].auth", i))
 		if err != nil {

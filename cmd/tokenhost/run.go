@@ -57,6 +57,7 @@ func cmdRun(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(stderr, "tokenhost run:", err)
 		return 1
 	}
+	defer h.close()
 	sc, err := runSession(h.cfg, h.sources, model)
 	if err != nil {
 		fmt.Fprintln(stderr, "tokenhost run:", err)

@@ -45,6 +45,7 @@ func cmdServe(ctx context.Context, env *environment, args []string) int {
 		conn.Close()
 	}
 	conn.Wait()
+	h.close()
 	return 0
 }
 

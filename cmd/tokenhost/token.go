@@ -38,6 +38,7 @@ func cmdToken(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "tokenhost token:", err)
 		return 1
 	}
+	defer h.close()
 	tok, err := h.dispatcher.Token(ctx, session.ProviderTokenArgs{SessionID: "tokenhost-token", ProviderName: name})
 	if err != nil {
 		fmt.Fprintln(env.stderr, "tokenhost token:", err)
