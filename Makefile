@@ -45,18 +45,18 @@ demo: runtime build
 	$(GO) run ./e2e/cmd/scripted-runtime --host $(abspath $(BIN))
 	$(GO) run ./e2e/cmd/demo --host $(abspath $(BIN))
 
-bench: runtime build
-	$(GO) run ./e2e/cmd/bench
+bench: build
+	$(GO) run ./e2e/cmd/bench -host $(BIN)
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$target"; \
+	    echo "== $$pkg $$target ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
 
-soak: runtime build
+soak: build
 	$(GO) test -count=1 -run '^TestSoak$$' -timeout 5m -v ./e2e -soak
 
 clean:

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -316,7 +317,8 @@ func skipSpace(b []byte, i int) int {
 }
 
 // plainString returns the content of the string starting at b[i] and the
-// index after it; false when it is not a string or has an escape.
+// index after it; false when it is not a string, has an escape, or is not
+// valid UTF-8 (which decoders replace).
 func plainString(b []byte, i int) ([]byte, int, bool) {
 	if b[i] != '"' {
 		return nil, 0, false
@@ -326,7 +328,7 @@ func plainString(b []byte, i int) ([]byte, int, bool) {
 		case '\\':
 			return nil, 0, false
 		case '"':
-			return b[i+1 : j], j + 1, true
+			return b[i+1 : j], j + 1, utf8.Valid(b[i+1 : j])
 		}
 	}
 	return nil, 0, false
