@@ -253,7 +253,7 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 			c.reply(ctx, conn, req, asError(err, cancelled))
 			return
 		}
-		if err := c.replyResult(req.ID, result); err != nil {
+		if err := c.replyResult(conn, req.ID, result); err != nil {
 			c.replyFailed(req, err)
 		}
 	}()
@@ -262,9 +262,9 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 // replyResult writes a successful answer straight to the stream, which
 // writes it as jsonrpc2's Conn.Reply would, with one encoding instead of
 // three; like Reply, it fails once the connection is closed.
-func (c *Conn) replyResult(id jsonrpc2.ID, result any) error {
+func (c *Conn) replyResult(conn *jsonrpc2.Conn, id jsonrpc2.ID, result any) error {
 	select {
-	case <-c.rpc.DisconnectNotify():
+	case <-conn.DisconnectNotify():
 		return jsonrpc2.ErrClosed
 	default:
 	}
