@@ -163,6 +163,28 @@ func (s *CachedSource) Token(ctx context.Context) (Token, error) {
 	return s.e.slowToken(ctx, now)
 }
 
+// Cached returns the cached token without waiting: true when one can be
+// served now (fresh, or due for a refresh, which then starts in the
+// background, as [CachedSource.Token] does), false when there is none and
+// the caller must wait for an acquisition with Token. It never blocks, so
+// a server can answer a cache hit where the request arrives.
+func (s *CachedSource) Cached() (Token, bool) {
+	now := s.e.cache.now()
+	sn := s.e.snap.Load()
+	switch sn.state(now) {
+	case fresh:
+		return sn.tok, true
+	case refreshDue:
+		s.e.mu.Lock()
+		defer s.e.mu.Unlock()
+		if sn = s.e.snap.Load(); sn.state(now) != expired {
+			s.e.refreshLocked(context.Background(), now, sn)
+			return sn.tok, true
+		}
+	}
+	return Token{}, false
+}
+
 // Expire drops the cached token (for instance after the model provider
 // rejected it), so that the next call acquires a new one.
 func (s *CachedSource) Expire() {
@@ -244,14 +266,7 @@ func (e *entry) slowToken(ctx context.Context, now time.Time) (Token, error) {
 		e.mu.Unlock()
 		return sn.tok, nil
 	case refreshDue:
-		if e.flight == nil {
-			// Hold back other refreshes while this one runs; on failure
-			// the retry time is set again from when it failed.
-			next := *sn
-			next.retry = now.Add(retryDelay(e.failures + 1))
-			e.snap.Store(&next)
-			e.start(ctx, &next)
-		}
+		e.refreshLocked(ctx, now, sn)
 		e.mu.Unlock()
 		return sn.tok, nil
 	}
@@ -272,6 +287,20 @@ func (e *entry) slowToken(ctx context.Context, now time.Time) (Token, error) {
 	case <-ctx.Done():
 		return Token{}, fmt.Errorf("credential: cache: waiting for a token: %w", context.Cause(ctx))
 	}
+}
+
+// refreshLocked starts a background refresh of sn, a token due for one,
+// unless an acquisition is already in flight. e.mu is held.
+func (e *entry) refreshLocked(ctx context.Context, now time.Time, sn *snapshot) {
+	if e.flight != nil || sn.state(now) != refreshDue {
+		return
+	}
+	// Hold back other refreshes while this one runs; on failure the retry
+	// time is set again from when it failed.
+	next := *sn
+	next.retry = now.Add(retryDelay(e.failures + 1))
+	e.snap.Store(&next)
+	e.start(ctx, &next)
 }
 
 // start begins an acquisition in its own goroutine, bounded by the

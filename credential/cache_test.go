@@ -785,3 +785,33 @@ func BenchmarkCacheColdBurst(b *testing.B) {
 	}
 	b.ReportMetric(float64(calls.Load())/float64(b.N), "acquisitions/burst")
 }
+
+// TestCacheCached: Cached never waits: a fresh token is served, a token due
+// for refresh is served while one background refresh starts, and with
+// nothing servable it says so and starts nothing.
+func TestCacheCached(t *testing.T) {
+	c, clk := newTestCache(t, nil)
+	src := lasting(clk, time.Hour)
+	cs := c.Source("k", src, 0)
+	if _, ok := cs.Cached(); ok || src.calls.Load() != 0 {
+		t.Fatalf("cold: Cached served a token or called the source (%d calls)", src.calls.Load())
+	}
+	get(t, cs) // secret-1, an hour long
+	if tok, ok := cs.Cached(); !ok || tok.Value != "secret-1" {
+		t.Errorf("fresh: Cached = %q, %v; want secret-1", tok.Value, ok)
+	}
+	clk.set(t0.Add(56 * time.Minute)) // due for refresh
+	for range 3 {
+		if tok, ok := cs.Cached(); !ok || tok.Value != "secret-1" {
+			t.Errorf("due: Cached = %q, %v; want the still-valid secret-1", tok.Value, ok)
+		}
+	}
+	c.background.Wait()
+	if n := src.calls.Load(); n != 2 {
+		t.Errorf("source called %d times, want 2 (one background refresh)", n)
+	}
+	clk.set(t0.Add(3 * time.Hour)) // everything expired
+	if _, ok := cs.Cached(); ok {
+		t.Error("expired: Cached served a token")
+	}
+}

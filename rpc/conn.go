@@ -45,12 +45,19 @@ type NotificationFunc func(ctx context.Context, params json.RawMessage)
 type Mux struct {
 	mu       sync.RWMutex
 	requests map[string]HandlerFunc
+	inline   map[string]InlineFunc
 	notifs   map[string]NotificationFunc
 }
 
+// InlineFunc answers a request at once, where it arrives, when it can do
+// so without waiting (a cache hit): ok true sends result; ok false hands the
+// request to the method's [HandlerFunc], which runs in a goroutine of its
+// own. It runs on the connection's read loop, so it must never block.
+type InlineFunc func(params json.RawMessage) (result any, ok bool)
+
 // NewMux returns an empty [Mux].
 func NewMux() *Mux {
-	return &Mux{requests: map[string]HandlerFunc{}, notifs: map[string]NotificationFunc{}}
+	return &Mux{requests: map[string]HandlerFunc{}, inline: map[string]InlineFunc{}, notifs: map[string]NotificationFunc{}}
 }
 
 // Handle registers h for requests of method, replacing any earlier one.
@@ -75,6 +82,25 @@ func (m *Mux) HandleNotification(method string, f NotificationFunc) {
 		return
 	}
 	m.notifs[method] = f
+}
+
+// HandleInline registers f to try requests of method before their
+// [HandlerFunc] does, replacing any earlier one. A nil f removes the
+// registration.
+func (m *Mux) HandleInline(method string, f InlineFunc) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f == nil {
+		delete(m.inline, method)
+		return
+	}
+	m.inline[method] = f
+}
+
+func (m *Mux) inlineFunc(method string) InlineFunc {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.inline[method]
 }
 
 func (m *Mux) handler(method string) HandlerFunc {
@@ -234,6 +260,14 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 		c.notify(ctx, req)
 		return
 	}
+	if f := c.mux.inlineFunc(req.Method); f != nil {
+		if result, ok := c.tryInline(f, req); ok {
+			if err := c.replyResult(conn, req.ID, result); err != nil {
+				c.replyFailed(req, err)
+			}
+			return
+		}
+	}
 	c.sem <- struct{}{} // a full semaphore pauses reading
 	rctx, cancel := context.WithCancelCause(ctx)
 	c.mu.Lock()
@@ -269,6 +303,22 @@ func (c *Conn) replyResult(conn *jsonrpc2.Conn, id jsonrpc2.ID, result any) erro
 	default:
 	}
 	return c.stream.writeResult(id, result)
+}
+
+// tryInline calls an InlineFunc; a panic hands the request on to the
+// handler, which will answer it.
+func (c *Conn) tryInline(f InlineFunc, req *jsonrpc2.Request) (result any, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("rpc: inline handler panicked", "method", req.Method, "panic", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+			result, ok = nil, false
+		}
+	}()
+	var params json.RawMessage
+	if req.Params != nil {
+		params = *req.Params
+	}
+	return f(params)
 }
 
 // serve calls the request's handler, turning a panic into an error.

@@ -89,8 +89,12 @@ type Dispatcher struct {
 }
 
 // entry is one registration; its address tells it from a later
-// registration of the same pair.
-type entry struct{ fn TokenFunc }
+// registration of the same pair. cached, when set, serves a token without
+// waiting, or says it cannot.
+type entry struct {
+	fn     TokenFunc
+	cached func() (credential.Token, bool)
+}
 
 // NewDispatcher returns a [Dispatcher] with no callbacks.
 func NewDispatcher(opts *Options) *Dispatcher {
@@ -113,7 +117,24 @@ func NewDispatcher(opts *Options) *Dispatcher {
 // registration of the pair. It returns a function that removes this
 // registration (and not a later one of the same pair).
 func (d *Dispatcher) Register(sessionID, provider string, fn TokenFunc) (remove func()) {
-	k, e := key{sessionID, provider}, &entry{fn}
+	return d.register(key{sessionID, provider}, &entry{fn: fn})
+}
+
+// RegisterSource registers src as [Dispatcher.Register] registers a
+// callback. When src can serve a cached token without waiting (a
+// [credential.CachedSource]), a request it can serve so is answered where
+// it arrives, with no goroutine and no timer: the cache-hit path.
+func (d *Dispatcher) RegisterSource(sessionID, provider string, src credential.Source) (remove func()) {
+	e := &entry{fn: SourceFunc(src)}
+	if c, ok := src.(interface {
+		Cached() (credential.Token, bool)
+	}); ok {
+		e.cached = c.Cached
+	}
+	return d.register(key{sessionID, provider}, e)
+}
+
+func (d *Dispatcher) register(k key, e *entry) (remove func()) {
 	d.mu.Lock()
 	d.funcs[k] = e
 	d.mu.Unlock()
@@ -140,15 +161,15 @@ func (d *Dispatcher) RemoveSession(sessionID string) {
 // lookup finds the callback for args: the session's own registration of the
 // provider, then one for every session, then, unless strict, the same for
 // "default".
-func (d *Dispatcher) lookup(args ProviderTokenArgs) (TokenFunc, string) {
+func (d *Dispatcher) lookup(args ProviderTokenArgs) (*entry, string) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, p := range [...]string{args.ProviderName, DefaultProvider} {
 		if e := d.funcs[key{args.SessionID, p}]; e != nil {
-			return e.fn, p
+			return e, p
 		}
 		if e := d.funcs[key{AnySession, p}]; e != nil {
-			return e.fn, p
+			return e, p
 		}
 		if d.strict || p == DefaultProvider {
 			break
@@ -175,20 +196,38 @@ func (d *Dispatcher) known(sessionID string) []string {
 // the timeout, and checks what it returns. Its errors are *[rpc.Error]s
 // whose messages name the provider and never hold a token.
 func (d *Dispatcher) Token(ctx context.Context, args ProviderTokenArgs) (credential.Token, error) {
-	fn, provider := d.lookup(args)
-	if fn == nil {
+	e, provider := d.lookup(args)
+	if e == nil {
 		err := d.unknown(args)
 		d.report(Call{Args: args, Err: err})
 		return credential.Token{}, err
 	}
+	if tok, ok := d.cached(e, args, provider); ok {
+		return tok, nil
+	}
 	start := d.now()
-	tok, err := d.run(ctx, fn, args, provider)
+	tok, err := d.run(ctx, e.fn, args, provider)
 	c := Call{Args: args, Provider: provider, Took: d.now().Sub(start), ExpiresOn: tok.ExpiresOn, Err: err}
 	d.report(c)
 	if err != nil {
 		return credential.Token{}, err
 	}
 	return tok, nil
+}
+
+// cached serves e's cached token when it has one it can serve at once, and
+// reports the call. It never waits; false means the callback must run.
+func (d *Dispatcher) cached(e *entry, args ProviderTokenArgs, provider string) (credential.Token, bool) {
+	if e.cached == nil {
+		return credential.Token{}, false
+	}
+	tok, ok := e.cached()
+	if !ok || tok.Value == "" || (!tok.ExpiresOn.IsZero() && !d.now().Before(tok.ExpiresOn)) {
+		// Nothing to serve, or nothing servable: the slow path explains.
+		return credential.Token{}, false
+	}
+	d.report(Call{Args: args, Provider: provider, ExpiresOn: tok.ExpiresOn})
+	return tok, true
 }
 
 func (d *Dispatcher) report(c Call) {
@@ -292,7 +331,27 @@ func oneLine(s string) string {
 // Mount registers the dispatcher on mux as the handler of
 // providerToken.getToken.
 func (d *Dispatcher) Mount(mux *rpc.Mux) {
+	mux.HandleInline(rpc.MethodProviderTokenGetToken, d.handleInline)
 	mux.Handle(rpc.MethodProviderTokenGetToken, d.handle)
+}
+
+// handleInline answers a request whose token is cached, where it arrives;
+// anything else (a miss, bad params, an unknown provider) goes to handle.
+func (d *Dispatcher) handleInline(params json.RawMessage) (any, bool) {
+	var req rpc.ProviderTokenAcquireRequest
+	if err := json.Unmarshal(params, &req); err != nil || req.SessionID == "" || req.ProviderName == "" {
+		return nil, false
+	}
+	args := ProviderTokenArgs{SessionID: req.SessionID, ProviderName: req.ProviderName}
+	e, provider := d.lookup(args)
+	if e == nil {
+		return nil, false
+	}
+	tok, ok := d.cached(e, args, provider)
+	if !ok {
+		return nil, false
+	}
+	return rpc.ProviderTokenAcquireResult{Token: tok.Value}, true
 }
 
 func (d *Dispatcher) handle(ctx context.Context, params json.RawMessage) (any, error) {

@@ -86,11 +86,34 @@ func loadConfig(path string) (*config, error) {
 }
 
 // parseConfig parses a config: JSON with comments and trailing commas,
-// unknown fields rejected with their path.
+// unknown fields rejected with their path. Its errors are one line.
 func parseConfig(data []byte) (*config, error) {
+	c, err := parseConfigDoc(data)
+	if err != nil {
+		return nil, oneLineError{err}
+	}
+	return c, nil
+}
+
+// oneLineError shows an error on one line, control characters (from a
+// field name or literal in a malformed file) replaced by '?'.
+type oneLineError struct{ error }
+
+func (e oneLineError) Error() string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, e.error.Error())
+}
+
+func (e oneLineError) Unwrap() error { return e.error }
+
+func parseConfigDoc(data []byte) (*config, error) {
 	std, err := hujson.Standardize(data)
 	if err != nil {
-		return nil, fmt.Errorf("not valid JSON (comments allowed): %w", err)
+		return nil, fmt.Errorf("not valid JSON (comments allowed): %s", syntaxError(err))
 	}
 	var top struct {
 		Timeout   duration                  `json:"timeout"`
@@ -200,6 +223,16 @@ func pathError(path string, err error) error {
 		where = "config"
 	}
 	return fmt.Errorf("%s: %s", where, describeJSON(err))
+}
+
+// syntaxError keeps hujson's account of a syntax error but not a literal
+// it quotes, which could be a secret pasted without quotes.
+func syntaxError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "hujson: ")
+	if i := strings.Index(msg, "invalid literal"); i >= 0 {
+		return msg[:i] + "invalid literal (a word that is not true, false or null: a string without its quotes?)"
+	}
+	return msg
 }
 
 func describeJSON(err error) string {

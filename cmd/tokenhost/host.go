@@ -114,7 +114,7 @@ func loadHost(env *environment, f *commonFlags, log *slog.Logger, onCall func(se
 		}
 		cached := cache.Source(p.Auth.cacheKey(), src, sc.ttl())
 		h.sources[p.Name] = cached
-		d.Register(session.AnySession, p.Name, session.SourceFunc(cached))
+		d.RegisterSource(session.AnySession, p.Name, cached)
 	}
 	return h, nil
 }
