@@ -262,7 +262,7 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 	}
 	if f := c.mux.inlineFunc(req.Method); f != nil {
 		if result, ok := c.tryInline(f, req); ok {
-			if err := c.replyResult(conn, req.ID, result); err != nil {
+			if err := c.replyResult(conn, req.ID, result, true); err != nil {
 				c.replyFailed(req, err)
 			}
 			return
@@ -287,7 +287,7 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 			c.reply(ctx, conn, req, asError(err, cancelled))
 			return
 		}
-		if err := c.replyResult(conn, req.ID, result); err != nil {
+		if err := c.replyResult(conn, req.ID, result, false); err != nil {
 			c.replyFailed(req, err)
 		}
 	}()
@@ -296,13 +296,14 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 // replyResult writes a successful answer straight to the stream, which
 // writes it as jsonrpc2's Conn.Reply would, with one encoding instead of
 // three; like Reply, it fails once the connection is closed.
-func (c *Conn) replyResult(conn *jsonrpc2.Conn, id jsonrpc2.ID, result any) error {
+// onReadLoop says the caller is the read loop (an inline answer).
+func (c *Conn) replyResult(conn *jsonrpc2.Conn, id jsonrpc2.ID, result any, onReadLoop bool) error {
 	select {
 	case <-conn.DisconnectNotify():
 		return jsonrpc2.ErrClosed
 	default:
 	}
-	return c.stream.writeResult(id, result)
+	return c.stream.writeResult(id, result, onReadLoop)
 }
 
 // tryInline calls an InlineFunc; a panic hands the request on to the

@@ -59,7 +59,11 @@ type stream struct {
 	// writers counts the writes waiting for or holding wmu: the last one
 	// flushes, so answers that are ready together leave in one write.
 	writers atomic.Int32
-	wmu     sync.Mutex // guards w and wbuf
+	// unflushed is set when the read loop left its answer in the buffer
+	// because more requests were already waiting: it flushes before it
+	// next waits for input, so answers to a batch leave in one write.
+	unflushed atomic.Bool
+	wmu       sync.Mutex // guards w and wbuf
 	w       *bufio.Writer
 	wbuf    []byte
 }
@@ -86,11 +90,22 @@ func (s *stream) WriteObject(obj any) error {
 // write calls f with the writer under the write lock, and flushes unless
 // another write is waiting for the lock (which then flushes for both).
 func (s *stream) write(f func(w *bufio.Writer) error) error {
+	return s.writeFrom(false, f)
+}
+
+// writeFrom is write; onReadLoop says the caller is the read loop, which
+// may leave the flush for later when more input is already buffered.
+func (s *stream) writeFrom(onReadLoop bool, f func(w *bufio.Writer) error) error {
 	s.writers.Add(1)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	err := f(s.w)
-	if s.writers.Add(-1) == 0 || err != nil {
+	last := s.writers.Add(-1) == 0
+	switch {
+	case err == nil && last && onReadLoop && s.r.Buffered() > 0:
+		s.unflushed.Store(true)
+	case err != nil || last:
+		s.unflushed.Store(false)
 		if ferr := s.w.Flush(); err == nil {
 			err = ferr
 		}
@@ -98,11 +113,23 @@ func (s *stream) write(f func(w *bufio.Writer) error) error {
 	return err
 }
 
+// flushUnflushed flushes what the read loop left in the buffer, before it
+// waits for input.
+func (s *stream) flushUnflushed() error {
+	if !s.unflushed.Load() || s.r.Buffered() > 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.unflushed.Store(false)
+	return s.w.Flush()
+}
+
 // writeResult writes a successful answer to the request id, as jsonrpc2's
 // Conn.Reply would write it, with one encoding of the result instead of
 // three.
-func (s *stream) writeResult(id jsonrpc2.ID, result any) error {
-	return s.write(func(w *bufio.Writer) error {
+func (s *stream) writeResult(id jsonrpc2.ID, result any, onReadLoop bool) error {
+	return s.writeFrom(onReadLoop, func(w *bufio.Writer) error {
 		b := append(s.wbuf[:0], `{"id":`...)
 		b, err := appendID(b, id)
 		if err != nil {
@@ -182,6 +209,9 @@ func (s *stream) ReadObject(v any) error {
 }
 
 func (s *stream) readOne(v any) error {
+	if err := s.flushUnflushed(); err != nil {
+		return err
+	}
 	n, err := s.readHeader()
 	if err != nil {
 		return err

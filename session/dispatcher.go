@@ -338,9 +338,9 @@ func (d *Dispatcher) Mount(mux *rpc.Mux) {
 // handleInline answers a request whose token is cached, where it arrives;
 // anything else (a miss, bad params, an unknown provider) goes to handle.
 func (d *Dispatcher) handleInline(params json.RawMessage) (any, bool) {
-	var req rpc.ProviderTokenAcquireRequest
-	if err := json.Unmarshal(params, &req); err != nil || req.SessionID == "" || req.ProviderName == "" {
-		return nil, false
+	req, ok := parsePlainParams(params)
+	if !ok || req.SessionID == "" || req.ProviderName == "" {
+		return nil, false // not what the runtime sends: handle decodes it, or says why not
 	}
 	args := ProviderTokenArgs{SessionID: req.SessionID, ProviderName: req.ProviderName}
 	e, provider := d.lookup(args)

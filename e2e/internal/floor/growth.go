@@ -31,7 +31,7 @@ func Registered(sessions int) (*session.Dispatcher, []string) {
 			src := cache.Source(ids[i]+"/"+p, credential.SourceFunc(func(context.Context) (credential.Token, error) {
 				return credential.Token{Value: HitToken, ExpiresOn: exp}, nil
 			}), 0)
-			d.Register(ids[i], p, session.SourceFunc(src))
+			d.RegisterSource(ids[i], p, src)
 		}
 	}
 	return d, ids

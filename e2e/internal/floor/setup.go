@@ -191,7 +191,7 @@ func EmbeddedInProcess() (*InProcess, error) {
 		return credential.Token{Value: HitToken, ExpiresOn: exp}, nil
 	}), 0)
 	d := session.NewDispatcher(nil)
-	d.Register(session.AnySession, session.DefaultProvider, session.SourceFunc(src))
+	d.RegisterSource(session.AnySession, session.DefaultProvider, src)
 	mux := rpc.NewMux()
 	d.Mount(mux)
 	conn := rpc.NewConn(context.Background(), rwc{hr, hw}, mux, &rpc.Options{Logger: discard})
