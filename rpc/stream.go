@@ -64,8 +64,8 @@ type stream struct {
 	// next waits for input, so answers to a batch leave in one write.
 	unflushed atomic.Bool
 	wmu       sync.Mutex // guards w and wbuf
-	w       *bufio.Writer
-	wbuf    []byte
+	w         *bufio.Writer
+	wbuf      []byte
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
