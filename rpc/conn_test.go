@@ -410,3 +410,46 @@ type rw struct {
 }
 
 func (s rw) Close() error { s.ReadCloser.Close(); return s.WriteCloser.Close() }
+
+func TestConnInline(t *testing.T) {
+	tests := []struct {
+		name   string
+		inline InlineFunc
+		want   string // the result
+	}{
+		{"answered inline", func(json.RawMessage) (any, bool) { return "inline", true }, `"inline"`},
+		{"declined", func(json.RawMessage) (any, bool) { return nil, false }, `"handler"`},
+		{"panicked", func(json.RawMessage) (any, bool) { panic("secret-canary") }, `"handler"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mux := NewMux()
+			mux.Handle("m", func(context.Context, json.RawMessage) (any, error) { return "handler", nil })
+			mux.HandleInline("m", tt.inline)
+			_, p := serve(t, mux, nil)
+			p.send(frame(`{"jsonrpc":"2.0","id":1,"method":"m","params":{}}`))
+			if diff := cmp.Diff(message{ID: json.RawMessage(`1`), Result: json.RawMessage(tt.want)}, p.recv()); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestConnInlineBatch: requests that arrive together are answered
+// inline, their answers flushed together, none left in the buffer.
+func TestConnInlineBatch(t *testing.T) {
+	mux := NewMux()
+	mux.HandleInline("m", func(params json.RawMessage) (any, bool) { return params, true })
+	_, p := serve(t, mux, nil)
+	var batch strings.Builder
+	for i := range 50 {
+		batch.WriteString(frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"m","params":%d}`, i, i)))
+	}
+	go io.WriteString(p.conn, batch.String())
+	for i := range 50 {
+		want := message{ID: json.RawMessage(strconv.Itoa(i)), Result: json.RawMessage(strconv.Itoa(i))}
+		if diff := cmp.Diff(want, p.recv()); diff != "" {
+			t.Fatalf("answer %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
