@@ -305,3 +305,34 @@ func jsonEqual(a, b string) bool {
 	var x, y any
 	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && cmp.Equal(x, y)
 }
+
+// TestRegisterSourceAnswersHitsInline: with a cached source, a hit is
+// answered by the inline handler (no goroutine), and everything else is
+// left to the handler.
+func TestRegisterSourceAnswersHitsInline(t *testing.T) {
+	var calls []Call
+	d := NewDispatcher(&Options{Logger: quiet, OnCall: func(c Call) { calls = append(calls, c) }})
+	src := credential.NewCache(nil).Source("k", credential.SourceFunc(func(context.Context) (credential.Token, error) {
+		return credential.Token{Value: "tok", ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}), 0)
+	d.RegisterSource(AnySession, "red", src)
+	params := json.RawMessage(`{"sessionId":"s","providerName":"red"}`)
+	if _, ok := d.handleInline(params); ok {
+		t.Fatal("a cold cache was answered inline")
+	}
+	if _, err := d.Token(context.Background(), ProviderTokenArgs{"s", "red"}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := d.handleInline(params)
+	if !ok || got != (rpc.ProviderTokenAcquireResult{Token: "tok"}) {
+		t.Errorf("a hit: %v, %v; want the token inline", got, ok)
+	}
+	for _, p := range []string{`{"sessionId":"s","providerName":"blue"}`, `{"sessionId":"","providerName":"red"}`, `[]`, `null`} {
+		if _, ok := d.handleInline(json.RawMessage(p)); ok {
+			t.Errorf("%s was answered inline", p)
+		}
+	}
+	if len(calls) != 2 || calls[1].Provider != "red" || calls[1].Err != nil {
+		t.Errorf("OnCall saw %+v, want the acquisition and the inline hit", calls)
+	}
+}
