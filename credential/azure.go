@@ -90,10 +90,22 @@ type EntraClientOptions struct {
 	// nil. An *http.Client is a policy.Transporter, so tests give a client
 	// that trusts their CA.
 	Transport policy.Transporter `json:"-"`
-	// Retry configures azcore's retries of failed requests; its zero value
-	// means azcore's defaults.
+	// Retry configures azcore's retries of failed requests. Zero fields
+	// mean tokenhost's defaults: each try bounded by [DefaultTryTimeout],
+	// retries waiting at most [DefaultMaxRetryDelay], so that a failing
+	// identity endpoint's own error reaches the user within the host's
+	// acquisition timeout instead of a bare timeout; azcore's for the rest.
 	Retry policy.RetryOptions `json:"-"`
 }
+
+// Bounds on Entra requests unless [EntraClientOptions.Retry] says otherwise.
+const (
+	// DefaultTryTimeout bounds one HTTP request to an identity endpoint.
+	DefaultTryTimeout = 10 * time.Second
+	// DefaultMaxRetryDelay bounds the wait before a retry (azcore's own
+	// default is a minute).
+	DefaultMaxRetryDelay = 2 * time.Second
+)
 
 // azureUses lists the settings each credential accepts beyond scope,
 // authorityHost and disableInstanceDiscovery; required ones are checked in
@@ -240,6 +252,12 @@ func validAuthorityHost(h string) error {
 // clientOptions returns the azcore options of every credential.
 func (e EntraClientOptions) clientOptions() azcore.ClientOptions {
 	o := azcore.ClientOptions{Transport: e.Transport, Retry: e.Retry}
+	if o.Retry.TryTimeout == 0 {
+		o.Retry.TryTimeout = DefaultTryTimeout
+	}
+	if o.Retry.MaxRetryDelay == 0 {
+		o.Retry.MaxRetryDelay = DefaultMaxRetryDelay
+	}
 	if e.AuthorityHost != "" {
 		o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost}
 	}
