@@ -93,6 +93,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	closed  bool // Close has begun: background gets no more Adds
 }
 
 // NewCache returns an empty [Cache]. opts may be nil.
@@ -121,9 +122,15 @@ func NewCache(opts *CacheOptions) *Cache {
 // calls it on its way out, so that no token command outlives it. Tokens
 // asked for after Close fail.
 func (c *Cache) Close() {
+	c.mu.Lock()
+	c.closed = true // no acquisition starts from here on
+	c.mu.Unlock()
 	c.closeRoot()
 	c.background.Wait()
 }
+
+// errClosed answers the callers of a closed cache.
+var errClosed = errors.New("credential: cache: closed (the process is exiting)")
 
 // Source returns the [CachedSource] of key, which serves src's tokens from
 // the cache. Every call with the same key returns the same entry, so that the
@@ -309,7 +316,14 @@ func (e *entry) refreshLocked(ctx context.Context, now time.Time, sn *snapshot) 
 func (e *entry) start(ctx context.Context, from *snapshot) *flight {
 	f := &flight{done: make(chan struct{}), from: from}
 	e.flight = f
+	e.cache.mu.Lock()
+	if e.cache.closed {
+		e.cache.mu.Unlock()
+		go e.finish(f, Token{}, errClosed) // finish takes e.mu, held by our caller
+		return f
+	}
 	e.cache.background.Add(1)
+	e.cache.mu.Unlock()
 	go func() {
 		defer e.cache.background.Done()
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cache.acquireTimeout)

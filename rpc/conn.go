@@ -152,7 +152,8 @@ type Conn struct {
 
 	mu       sync.Mutex
 	inflight map[jsonrpc2.ID]context.CancelCauseFunc
-	handlers sync.WaitGroup
+	handlers sync.WaitGroup // added to under mu, and only while !waited
+	waited   bool           // Wait has begun: no handler may start
 }
 
 // errCancelledByPeer is the cause of a request context cancelled by the
@@ -233,6 +234,11 @@ func (c *Conn) Done() <-chan struct{} { return c.rpc.DisconnectNotify() }
 // returned.
 func (c *Conn) Wait() {
 	<-c.Done()
+	// The read loop may still be handing over a request it read before
+	// the end: from here on it drops it instead of starting a handler.
+	c.mu.Lock()
+	c.waited = true
+	c.mu.Unlock()
 	c.handlers.Wait()
 }
 
@@ -271,9 +277,17 @@ func (c *Conn) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Re
 	c.sem <- struct{}{} // a full semaphore pauses reading
 	rctx, cancel := context.WithCancelCause(ctx)
 	c.mu.Lock()
+	if c.waited {
+		// The connection has ended and its owner is waiting for the
+		// handlers: this request came too late to be answered.
+		c.mu.Unlock()
+		cancel(nil)
+		<-c.sem
+		return
+	}
 	c.inflight[req.ID] = cancel
-	c.mu.Unlock()
 	c.handlers.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.handlers.Done()
 		defer func() { <-c.sem }()
