@@ -667,3 +667,32 @@ func TestAzureOptionsJSON(t *testing.T) {
 		t.Errorf("err = %v, want the inline secret refused", err)
 	}
 }
+
+// TestAzureTryTimeout: each request to the identity endpoint has its own
+// bound, so a stalled endpoint fails the call even when the caller set no
+// deadline.
+func TestAzureTryTimeout(t *testing.T) {
+	t.Parallel()
+	st := newStand(t, nil)
+	st.entra.SetFault(credtest.Fault{Kind: credtest.FaultStall})
+	o := st.secretOptions("SECRET")
+	o.Retry = policy.RetryOptions{MaxRetries: -1, TryTimeout: 50 * time.Millisecond}
+	s := newAzure(t, o, map[string]string{"SECRET": testSecret})
+	_, err := s.Token(context.Background()) // no deadline of the caller's
+	if err == nil {
+		t.Fatal("a stalled endpoint gave a token")
+	}
+	checkClean(t, err)
+}
+
+// TestEntraClientDefaults: tokenhost's bounds apply unless set.
+func TestEntraClientDefaults(t *testing.T) {
+	o := EntraClientOptions{}.clientOptions()
+	if o.Retry.TryTimeout != DefaultTryTimeout || o.Retry.MaxRetryDelay != DefaultMaxRetryDelay {
+		t.Errorf("defaults: try timeout %v, max retry delay %v", o.Retry.TryTimeout, o.Retry.MaxRetryDelay)
+	}
+	o = EntraClientOptions{Retry: policy.RetryOptions{TryTimeout: time.Minute, MaxRetryDelay: time.Second}}.clientOptions()
+	if o.Retry.TryTimeout != time.Minute || o.Retry.MaxRetryDelay != time.Second {
+		t.Errorf("given: try timeout %v, max retry delay %v", o.Retry.TryTimeout, o.Retry.MaxRetryDelay)
+	}
+}
