@@ -16,9 +16,6 @@ Acquires a token for every provider and prints a table: provider, source,
 status, time to expiry, time taken, and for a failure its cause and a hint.
 Exits non-zero when any provider fails. Tokens are never printed.`
 
-// doctorTimeout bounds each provider's check unless --timeout says otherwise.
-const doctorTimeout = 30 * time.Second
-
 func cmdDoctor(ctx context.Context, env *environment, args []string) int {
 	var f commonFlags
 	fs := newFlagSet("doctor", doctorSynopsis, env.stderr)
@@ -26,24 +23,12 @@ func cmdDoctor(ctx context.Context, env *environment, args []string) int {
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
-	log, err := newLogger(env.stderr, f.logLevel)
-	if err != nil {
-		fmt.Fprintln(env.stderr, "tokenhost doctor:", err)
-		return 2
-	}
-	h, err := loadHost(env, &f, log, nil)
-	if err != nil {
-		fmt.Fprintln(env.stderr, "tokenhost doctor:", err)
-		return 1
+	h, _, code := f.start(env, "doctor", env.stderr, nil)
+	if h == nil {
+		return code
 	}
 	defer h.close()
-	timeout := doctorTimeout
-	if t := time.Duration(h.cfg.Timeout); t > 0 {
-		timeout = t
-	}
-	if f.timeout > 0 {
-		timeout = f.timeout
-	}
+	timeout := h.timeout
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER\tSOURCE\tSTATUS\tEXPIRES IN\tTOOK\tCAUSE / HINT")
 	failed := 0

@@ -64,10 +64,27 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// start makes the logger and loads the host for the command cmd; on
+// failure it says why on w and returns a nil host and the exit status.
+func (f *commonFlags) start(env *environment, cmd string, w io.Writer, onCall func(session.Call)) (*host, *slog.Logger, int) {
+	log, err := newLogger(w, f.logLevel)
+	if err != nil {
+		fmt.Fprintf(w, "tokenhost %s: %v\n", cmd, err)
+		return nil, nil, 2
+	}
+	h, err := loadHost(env, f, log, onCall)
+	if err != nil {
+		fmt.Fprintf(w, "tokenhost %s: %v\n", cmd, err)
+		return nil, nil, 1
+	}
+	return h, log, 0
+}
+
 // host is a loaded config: a cached source per provider and a dispatcher
 // that serves them to every session.
 type host struct {
 	cfg        *config
+	timeout    time.Duration                // bound on each acquisition
 	sources    map[string]credential.Source // by provider name, behind the cache
 	dispatcher *session.Dispatcher
 	cache      *credential.Cache
@@ -84,7 +101,10 @@ func loadHost(env *environment, f *commonFlags, log *slog.Logger, onCall func(se
 	if err != nil {
 		return nil, err
 	}
-	timeout := time.Duration(cfg.Timeout)
+	timeout := session.DefaultTimeout
+	if t := time.Duration(cfg.Timeout); t > 0 {
+		timeout = t
+	}
 	if f.timeout > 0 {
 		timeout = f.timeout
 	}
@@ -97,12 +117,8 @@ func loadHost(env *environment, f *commonFlags, log *slog.Logger, onCall func(se
 	// The cache bounds each upstream acquisition by the same timeout, so an
 	// acquisition that outlives a request is joined by the next one rather
 	// than started again, and ends when a request would have.
-	acquire := timeout
-	if acquire <= 0 {
-		acquire = session.DefaultTimeout
-	}
-	cache := credential.NewCache(&credential.CacheOptions{AcquireTimeout: acquire})
-	h := &host{cfg: cfg, sources: map[string]credential.Source{}, dispatcher: d, cache: cache}
+	cache := credential.NewCache(&credential.CacheOptions{AcquireTimeout: timeout})
+	h := &host{cfg: cfg, timeout: timeout, sources: map[string]credential.Source{}, dispatcher: d, cache: cache}
 	for i, p := range cfg.Providers {
 		sc, err := p.Auth.decode(fmt.Sprintf("providers[%d].auth", i))
 		if err != nil {

@@ -47,15 +47,9 @@ func cmdRun(ctx context.Context, env *environment, args []string) int {
 		return 2
 	}
 	stderr := &lockedWriter{w: env.stderr}
-	log, err := newLogger(stderr, f.logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "tokenhost run:", err)
-		return 2
-	}
-	h, err := loadHost(env, &f, log, progress(stderr))
-	if err != nil {
-		fmt.Fprintln(stderr, "tokenhost run:", err)
-		return 1
+	h, log, code := f.start(env, "run", stderr, progress(stderr))
+	if h == nil {
+		return code
 	}
 	defer h.close()
 	sc, err := runSession(h.cfg, h.sources, model)
@@ -77,7 +71,7 @@ func cmdRun(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(stderr, "tokenhost run:", err)
 		return 1
 	}
-	code := runTurn(ctx, client, sc, prompt, env.stdout, stderr)
+	code = runTurn(ctx, client, sc, prompt, env.stdout, stderr)
 	if err := client.Close(); err != nil && code == 0 {
 		log.Warn("the runtime did not shut down cleanly", "err", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/tokenhost/tokenhost/rpc"
@@ -23,15 +22,9 @@ func cmdServe(ctx context.Context, env *environment, args []string) int {
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
-	log, err := newLogger(env.stderr, f.logLevel)
-	if err != nil {
-		fmt.Fprintln(env.stderr, "tokenhost serve:", err)
-		return 2
-	}
-	h, err := loadHost(env, &f, log, nil)
-	if err != nil {
-		fmt.Fprintln(env.stderr, "tokenhost serve:", err)
-		return 1
+	h, log, code := f.start(env, "serve", env.stderr, nil)
+	if h == nil {
+		return code
 	}
 	mux := rpc.NewMux()
 	h.dispatcher.Mount(mux)

@@ -28,15 +28,9 @@ func cmdToken(ctx context.Context, env *environment, args []string) int {
 	if stop, code := parseFlags(fs, args); stop {
 		return code
 	}
-	log, err := newLogger(env.stderr, f.logLevel)
-	if err != nil {
-		fmt.Fprintln(env.stderr, "tokenhost token:", err)
-		return 2
-	}
-	h, err := loadHost(env, &f, log, nil)
-	if err != nil {
-		fmt.Fprintln(env.stderr, "tokenhost token:", err)
-		return 1
+	h, _, code := f.start(env, "token", env.stderr, nil)
+	if h == nil {
+		return code
 	}
 	defer h.close()
 	tok, err := h.dispatcher.Token(ctx, session.ProviderTokenArgs{SessionID: "tokenhost-token", ProviderName: name})
