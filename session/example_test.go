@@ -21,7 +21,7 @@ import (
 func mountTokens(ctx context.Context, runtime io.ReadWriteCloser, src credential.Source) *rpc.Conn {
 	cached := credential.NewCache(nil).Source("entra", src, 0)
 	d := session.NewDispatcher(&session.Options{Timeout: 10 * time.Second})
-	d.Register(session.AnySession, session.DefaultProvider, session.SourceFunc(cached))
+	d.RegisterSource(session.AnySession, session.DefaultProvider, cached)
 	mux := rpc.NewMux()
 	d.Mount(mux) // add the program's own handlers to mux as well
 	return rpc.NewConn(ctx, runtime, mux, nil)
