@@ -210,14 +210,14 @@ func NewConn(ctx context.Context, rwc io.ReadWriteCloser, mux *Mux, opts *Option
 
 // Call sends a request to the peer and waits for its answer, which it
 // decodes into result (unless result is nil). An error answer is returned
-// as *[Error].
+// as *[Error]; the connection ending first, as [ErrClosed].
 func (c *Conn) Call(ctx context.Context, method string, params, result any) error {
 	return fromWire(c.rpc.Call(ctx, method, params, result))
 }
 
 // Notify sends a notification to the peer.
 func (c *Conn) Notify(ctx context.Context, method string, params any) error {
-	return c.rpc.Notify(ctx, method, params)
+	return fromWire(c.rpc.Notify(ctx, method, params))
 }
 
 // Close closes the connection and its stream at once: requests still being

@@ -68,6 +68,9 @@ func (e *Error) wire() *jsonrpc2.Error {
 // fromWire converts an error returned by jsonrpc2: an error answer becomes
 // an *Error, anything else is returned as it is.
 func fromWire(err error) error {
+	if errors.Is(err, jsonrpc2.ErrClosed) {
+		return ErrClosed
+	}
 	var w *jsonrpc2.Error
 	if !errors.As(err, &w) {
 		return err
@@ -78,6 +81,10 @@ func fromWire(err error) error {
 	}
 	return e
 }
+
+// ErrClosed is wrapped by the errors of calls on a [Conn] that has ended
+// (or ended while they waited for their answer).
+var ErrClosed = errors.New("rpc: connection closed")
 
 // Errorf returns an [Error] with the code and a message formatted as by
 // [fmt.Sprintf].

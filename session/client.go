@@ -282,14 +282,13 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 	if ctx.Err() != nil {
 		return fmt.Errorf("session: %s: %w", method, ctx.Err())
 	}
-	select {
-	case <-c.conn.Done():
-		<-c.done // soon: watch bounds the runtime's exit
+	if errors.Is(err, rpc.ErrClosed) {
+		<-c.conn.Done() // at once: the connection has ended
+		<-c.done        // soon: watch bounds the runtime's exit
 		if cause := c.Err(); cause != nil {
 			return fmt.Errorf("session: %s: %w (%w)", method, ErrClosed, cause)
 		}
 		return fmt.Errorf("session: %s: %w", method, ErrClosed)
-	default:
 	}
 	return fmt.Errorf("session: %s: %w", method, err)
 }
