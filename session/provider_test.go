@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tokenhost/tokenhost/credential"
 	"github.com/tokenhost/tokenhost/rpc"
 )
 
@@ -22,6 +23,9 @@ func TestWire(t *testing.T) {
 		{"whole-session without callback",
 			Provider{ProviderConfig: rpc.ProviderConfig{BaseURL: "http://local", HasBearerTokenProvider: true}}.Wire(),
 			`{"baseUrl":"http://local"}`},
+		{"named with a source",
+			NamedProvider{NamedProviderConfig: rpc.NamedProviderConfig{Name: "blue", BaseURL: "https://blue/v1"}, Source: credential.NewEnvSource("BLUE_TOKEN")}.Wire(),
+			`{"name":"blue","baseUrl":"https://blue/v1","hasBearerTokenProvider":true}`},
 		{"named with callback",
 			NamedProvider{NamedProviderConfig: rpc.NamedProviderConfig{Name: "red", BaseURL: "https://red/v1", WireAPI: rpc.ProviderConfigWireAPIResponses}, Token: cb}.Wire(),
 			`{"name":"red","baseUrl":"https://red/v1","wireApi":"responses","hasBearerTokenProvider":true}`},
@@ -46,9 +50,12 @@ func TestRegisterProviders(t *testing.T) {
 		[]NamedProvider{
 			{NamedProviderConfig: rpc.NamedProviderConfig{Name: "red"}, Token: fixed("red")},
 			{NamedProviderConfig: rpc.NamedProviderConfig{Name: "static"}},
+			{NamedProviderConfig: rpc.NamedProviderConfig{Name: "src"}, Source: credential.SourceFunc(func(context.Context) (credential.Token, error) {
+				return credential.Token{Value: "from-source"}, nil
+			})},
 		})
 	got := map[string]string{}
-	for _, name := range []string{"default", "red", "static"} {
+	for _, name := range []string{"default", "red", "static", "src"} {
 		tok, err := d.Token(context.Background(), ProviderTokenArgs{"s", name})
 		if err != nil {
 			got[name] = "error"
@@ -56,7 +63,7 @@ func TestRegisterProviders(t *testing.T) {
 		}
 		got[name] = tok.Value
 	}
-	if diff := cmp.Diff(map[string]string{"default": "whole", "red": "red", "static": "error"}, got); diff != "" {
+	if diff := cmp.Diff(map[string]string{"default": "whole", "red": "red", "static": "error", "src": "from-source"}, got); diff != "" {
 		t.Errorf("tokens (-want +got):\n%s", diff)
 	}
 	remove()

@@ -121,13 +121,13 @@ func runSession(cfg *config, sources map[string]credential.Source, model string)
 		if p.BaseURL == "" {
 			return sc, fmt.Errorf("providers[%d] (%q): baseUrl: missing: run gives the provider to the Copilot runtime, which needs its endpoint", i, p.Name)
 		}
-		token := session.SourceFunc(sources[p.Name])
+		src := sources[p.Name]
 		if p.Name == session.DefaultProvider {
-			sc.Provider = &session.Provider{ProviderConfig: wholeSession(p.NamedProviderConfig), Token: token}
+			sc.Provider = &session.Provider{ProviderConfig: wholeSession(p.NamedProviderConfig), Source: src}
 			continue
 		}
 		names = append(names, fmt.Sprintf("%q", p.Name))
-		sc.Providers = append(sc.Providers, session.NamedProvider{NamedProviderConfig: p.NamedProviderConfig, Token: token})
+		sc.Providers = append(sc.Providers, session.NamedProvider{NamedProviderConfig: p.NamedProviderConfig, Source: src})
 	}
 	name, _, named := strings.Cut(sc.Model, "/")
 	switch {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/tokenhost/tokenhost/credential"
 	"strings"
 	"testing"
 
@@ -36,7 +37,11 @@ func TestRunSession(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sc, err := runSession(&tc.cfg, nil, tc.model)
+			sources := map[string]credential.Source{}
+			for _, p := range tc.cfg.Providers {
+				sources[p.Name] = credential.NewEnvSource("UNUSED")
+			}
+			sc, err := runSession(&tc.cfg, sources, tc.model)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
