@@ -167,3 +167,28 @@ func TestFastPathAnswersAsJSONRPC2(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRequestRefuses: the fast path hands jsonrpc2 every body that is
+// not plainly valid, so jsonrpc2's own errors answer it.
+func TestParseRequestRefuses(t *testing.T) {
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":01,"method":"m"}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\x01b\"}",
+		`{"jsonrpc":"2.0","id" 1,"method":"m"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"m"} x`,
+		`{"jsonrpc":"2.0","id":1,"method":"m",}`,
+		`{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":}}`,
+		`{"jsonrpc":2,"id":1,"method":"m"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"m"`,
+		`{"jsonrpc":"2.0","id":1`,
+		`{`,
+		``,
+	} {
+		if _, ok := parseRequest([]byte(body)); ok {
+			t.Errorf("parseRequest accepted %q", body)
+		}
+	}
+	if req, ok := parseRequest([]byte(` { "jsonrpc" : "2.0" , "id" : 0 , "method" : "m" , "params" : [1, {"a": "b"}] } `)); !ok || req.ID.Num != 0 || req.Method != "m" || string(*req.Params) != `[1, {"a": "b"}]` {
+		t.Errorf("parseRequest refused or misread a plain request with spaces: %+v, %v", req, ok)
+	}
+}

@@ -248,34 +248,40 @@ var null = json.RawMessage("null")
 
 // parseRequest decodes body when it is a plain request: a JSON object with
 // an "id" that is a non-negative integer or a string without escapes, a
-// "method" string without escapes, optional "params", optional "jsonrpc",
-// and nothing else, each once. It returns the request as jsonrpc2 would
-// have decoded it, params copied out of body. For anything else (a
-// notification, a response, a batch, an unusual id, another member,
-// invalid JSON) it returns false and jsonrpc2 decodes the frame.
+// "method" string without escapes, optional "params", optional "jsonrpc"
+// (a string), and nothing else, each once. It returns the request as
+// jsonrpc2 would have decoded it, params copied out of body. For anything
+// else (a notification, a response, a batch, an unusual id, another
+// member, invalid JSON) it returns false and jsonrpc2 decodes the frame.
+//
+// It checks the JSON grammar as it goes, and params with json.Valid, so
+// that it never accepts what jsonrpc2 would refuse (FuzzParseRequest holds
+// it to that), without validating the whole body twice.
 func parseRequest(body []byte) (*jsonrpc2.Request, bool) {
-	if !json.Valid(body) {
-		return nil, false
-	}
-	i := skipSpace(body, 0)
-	if body[i] != '{' {
-		return nil, false
-	}
 	var (
 		req                           jsonrpc2.Request
 		seenRPC, seenID, seenM, seenP bool
 	)
-	for i = skipSpace(body, i+1); body[i] != '}'; {
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return nil, false
+	}
+	for i = skipSpace(body, i+1); ; {
 		key, end, ok := plainString(body, i)
 		if !ok {
 			return nil, false
 		}
-		i = skipSpace(body, skipSpace(body, end)+1) // past the colon
+		if i = skipSpace(body, end); i == len(body) || body[i] != ':' {
+			return nil, false
+		}
+		if i = skipSpace(body, i+1); i == len(body) {
+			return nil, false
+		}
 		end = skipValue(body, i)
 		val := body[i:end]
 		switch string(key) {
 		case "jsonrpc":
-			if seenRPC {
+			if _, e, ok := plainString(val, 0); seenRPC || !ok || e != len(val) {
 				return nil, false
 			}
 			seenRPC = true
@@ -285,8 +291,8 @@ func parseRequest(body []byte) (*jsonrpc2.Request, bool) {
 			}
 			seenID = true
 		case "method":
-			m, _, ok := plainString(val, 0)
-			if seenM || !ok {
+			m, e, ok := plainString(val, 0)
+			if seenM || !ok || e != len(val) {
 				return nil, false
 			}
 			seenM = true
@@ -294,7 +300,7 @@ func parseRequest(body []byte) (*jsonrpc2.Request, bool) {
 				req.Method = string(m)
 			}
 		case "params":
-			if seenP {
+			if seenP || !json.Valid(val) {
 				return nil, false
 			}
 			seenP = true
@@ -306,16 +312,30 @@ func parseRequest(body []byte) (*jsonrpc2.Request, bool) {
 		default:
 			return nil, false
 		}
-		if i = skipSpace(body, end); body[i] == ',' {
-			i = skipSpace(body, i+1)
+		if i = skipSpace(body, end); i == len(body) {
+			return nil, false
 		}
+		if body[i] == '}' {
+			break
+		}
+		if body[i] != ',' {
+			return nil, false
+		}
+		i = skipSpace(body, i+1)
+	}
+	if skipSpace(body, i+1) != len(body) {
+		return nil, false
 	}
 	return &req, seenID && seenM
 }
 
 // parseID reads a request id as jsonrpc2 does, refusing the forms it
-// handles differently (negative, fractional, escaped).
+// handles differently (negative, fractional, escaped) and what is not a
+// JSON number or string (a leading zero, say).
 func parseID(val []byte, id *jsonrpc2.ID) bool {
+	if len(val) == 0 {
+		return false
+	}
 	if val[0] == '"' {
 		s, end, ok := plainString(val, 0)
 		if !ok || end != len(val) {
@@ -323,6 +343,9 @@ func parseID(val []byte, id *jsonrpc2.ID) bool {
 		}
 		*id = jsonrpc2.ID{Str: string(s), IsString: true}
 		return true
+	}
+	if val[0] == '0' && len(val) > 1 {
+		return false
 	}
 	for _, c := range val {
 		if c < '0' || c > '9' {
@@ -337,8 +360,6 @@ func parseID(val []byte, id *jsonrpc2.ID) bool {
 	return true
 }
 
-// The scanners below assume valid JSON (parseRequest checks it first).
-
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
 		i++
@@ -347,18 +368,18 @@ func skipSpace(b []byte, i int) int {
 }
 
 // plainString returns the content of the string starting at b[i] and the
-// index after it; false when it is not a string, has an escape, or is not
-// valid UTF-8 (which decoders replace).
+// index after it; false when there is none, or it has an escape or a
+// control character, or is not valid UTF-8 (which decoders replace).
 func plainString(b []byte, i int) ([]byte, int, bool) {
-	if b[i] != '"' {
+	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			return nil, 0, false
-		case '"':
+		switch c := b[j]; {
+		case c == '"':
 			return b[i+1 : j], j + 1, utf8.Valid(b[i+1 : j])
+		case c == '\\' || c < ' ':
+			return nil, 0, false
 		}
 	}
 	return nil, 0, false
