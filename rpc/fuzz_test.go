@@ -192,3 +192,22 @@ func TestParseRequestRefuses(t *testing.T) {
 		t.Errorf("parseRequest refused or misread a plain request with spaces: %+v, %v", req, ok)
 	}
 }
+
+// FuzzTokenParams holds the reflection-free reading of getToken's params
+// to encoding/json: whatever it accepts, json.Unmarshal accepts and decodes
+// the same. Seeds are in testdata/fuzz/FuzzTokenParams.
+func FuzzTokenParams(f *testing.F) {
+	f.Fuzz(func(t *testing.T, params []byte) {
+		fast, ok := parseTokenParams(params)
+		if !ok {
+			return
+		}
+		var slow ProviderTokenAcquireRequest
+		if err := json.Unmarshal(params, &slow); err != nil {
+			t.Fatalf("parseTokenParams accepted %q, which encoding/json refuses: %v", params, err)
+		}
+		if diff := cmp.Diff(slow, fast); diff != "" {
+			t.Fatalf("parseTokenParams(%q) (-encoding/json +fast):\n%s", params, diff)
+		}
+	})
+}

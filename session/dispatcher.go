@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tokenhost/tokenhost/credential"
 	"github.com/tokenhost/tokenhost/rpc"
@@ -338,9 +337,9 @@ func (d *Dispatcher) Mount(mux *rpc.Mux) {
 // handleInline answers a request whose token is cached, where it arrives;
 // anything else (a miss, bad params, an unknown provider) goes to handle.
 func (d *Dispatcher) handleInline(params json.RawMessage) (any, bool) {
-	req, ok := parsePlainParams(params)
-	if !ok || req.SessionID == "" || req.ProviderName == "" {
-		return nil, false // not what the runtime sends: handle decodes it, or says why not
+	req, err := rpc.DecodeProviderTokenAcquireRequest(params)
+	if err != nil || req.SessionID == "" || req.ProviderName == "" {
+		return nil, false // handle says why not
 	}
 	args := ProviderTokenArgs{SessionID: req.SessionID, ProviderName: req.ProviderName}
 	e, provider := d.lookup(args)
@@ -358,11 +357,9 @@ func (d *Dispatcher) handle(ctx context.Context, params json.RawMessage) (any, e
 	if len(params) == 0 || string(params) == "null" {
 		return nil, rpc.Errorf(rpc.CodeInvalidParams, "invalid params: providerToken.getToken needs {sessionId, providerName}")
 	}
-	req, ok := parsePlainParams(params)
-	if !ok {
-		if err := json.Unmarshal(params, &req); err != nil {
-			return nil, rpc.Errorf(rpc.CodeInvalidParams, "invalid params: providerToken.getToken needs {sessionId, providerName} as strings")
-		}
+	req, err := rpc.DecodeProviderTokenAcquireRequest(params)
+	if err != nil {
+		return nil, rpc.Errorf(rpc.CodeInvalidParams, "invalid params: providerToken.getToken needs {sessionId, providerName} as strings")
 	}
 	switch {
 	case req.SessionID == "":
@@ -375,83 +372,4 @@ func (d *Dispatcher) handle(ctx context.Context, params json.RawMessage) (any, e
 		return nil, err
 	}
 	return rpc.ProviderTokenAcquireResult{Token: tok.Value}, nil
-}
-
-// parsePlainParams decodes the params the runtime sends, a JSON object of
-// exactly "sessionId" and "providerName", each once, with string values
-// that are valid UTF-8 without escapes or control characters, to what
-// json.Unmarshal would give. It returns false for anything else, which
-// json.Unmarshal then decodes: the hot path skips encoding/json's
-// reflection, and the stack growth its recursion costs a fresh goroutine.
-func parsePlainParams(b []byte) (rpc.ProviderTokenAcquireRequest, bool) {
-	var req rpc.ProviderTokenAcquireRequest
-	var seenS, seenP bool
-	i := skipSpace(b, 0)
-	if i == len(b) || b[i] != '{' {
-		return req, false
-	}
-	for i = skipSpace(b, i+1); ; {
-		key, j, ok := plainString(b, i)
-		if !ok {
-			return req, false
-		}
-		if i = skipSpace(b, j); i == len(b) || b[i] != ':' {
-			return req, false
-		}
-		val, j, ok := plainString(b, skipSpace(b, i+1))
-		if !ok {
-			return req, false
-		}
-		switch string(key) {
-		case "sessionId":
-			if seenS {
-				return req, false
-			}
-			seenS, req.SessionID = true, string(val)
-		case "providerName":
-			if seenP {
-				return req, false
-			}
-			seenP, req.ProviderName = true, string(val)
-		default:
-			return req, false
-		}
-		if i = skipSpace(b, j); i == len(b) {
-			return req, false
-		}
-		if b[i] == '}' {
-			break
-		}
-		if b[i] != ',' {
-			return req, false
-		}
-		i = skipSpace(b, i+1)
-	}
-	return req, seenS && seenP && skipSpace(b, i+1) == len(b)
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// plainString returns the content of the JSON string at b[i] and the
-// index after it, when it has no escape, no control character and is
-// valid UTF-8.
-func plainString(b []byte, i int) ([]byte, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return nil, 0, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			s := b[i+1 : j]
-			return s, j + 1, utf8.Valid(s)
-		case c == '\\' || c < ' ':
-			return nil, 0, false
-		}
-	}
-	return nil, 0, false
 }
